@@ -1,0 +1,37 @@
+"""Typed errors, so callers (the CLI, the service) can tell a user's mistake from a bug.
+
+Every error a user can cause derives from ``TokenizersZooError``; the CLI prints its
+message and exits non-zero, and the service maps it to a 4xx problem+json answer.
+They also derive from the built-in exception a Python user would expect
+(``KeyError`` for an unknown name, ``ValueError`` for bad tokens), so existing
+``except`` clauses keep working.
+"""
+
+from __future__ import annotations
+
+
+class TokenizersZooError(Exception):
+    """Base class of every error caused by input rather than by a bug."""
+
+    def __str__(self) -> str:  # KeyError would otherwise print the message with quotes
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class UnknownTokenizerError(TokenizersZooError, KeyError):
+    """A tokenizer name that is not in the registry."""
+
+
+class InvalidTokensError(TokenizersZooError, ValueError):
+    """Tokens of the wrong kind, dtype or shape, or ids outside a codebook."""
+
+
+class InvalidMediaError(TokenizersZooError, ValueError):
+    """Media a tokenizer cannot take: wrong shape, dtype, value range or channel count."""
+
+
+class WeightsNotFoundError(TokenizersZooError, FileNotFoundError):
+    """A tokenizer needs weights that are not on this machine."""
+
+
+class CheckpointError(TokenizersZooError, ValueError):
+    """A checkpoint directory that is incomplete or does not match its config."""

@@ -1,0 +1,164 @@
+"""Lookup-free quantization (MAGVIT-v2) and its spherical form BSQ (Zhao et al. 2024).
+
+Each of ``d`` channels is quantized to its sign, giving a 2^d codebook with no table
+to search. The entropy loss (per-sample entropy minus ``diversity_gamma`` times
+codebook entropy) keeps bits confident and the codebook used.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from tokenizers_zoo.quantizers.base import (
+    Quantizer,
+    QuantizerOutput,
+    check_indices,
+    full_precision,
+    make_projection,
+    straight_through,
+)
+
+BitOrder = Literal["lsb_first", "msb_first"]
+
+
+def _binary_entropy(p: Tensor) -> Tensor:
+    return -(p * torch.log(p.clamp_min(1e-12)) + (1 - p) * torch.log((1 - p).clamp_min(1e-12)))
+
+
+def _group_distribution(p: Tensor) -> Tensor:
+    """Joint distribution over the 2^b codes of ``b`` independent bits, ``(N, b) -> (N, 2^b)``."""
+    joint = p.new_ones(p.shape[0], 1)
+    for bit in p.unbind(-1):
+        joint = (joint[:, :, None] * torch.stack([1 - bit, bit], -1)[:, None, :]).flatten(1)
+    return joint
+
+
+def entropy_terms(logits: Tensor, group_bits: int) -> tuple[Tensor, Tensor]:
+    """Mean per-sample entropy and codebook entropy of factorised bit distributions.
+
+    ``logits (N, d)`` are the log-odds of each bit being 1. A sample's distribution
+    over the 2^d codes factorises over bits, so its entropy is the exact sum of binary
+    entropies. The batch-averaged distribution does not factorise; it is computed
+    exactly within groups of ``group_bits`` bits (memory N x 2^group_bits, never
+    N x 2^d) and summed over groups, as Open-MAGVIT2 does with sub-codebooks. The
+    sum is an upper bound of the true codebook entropy, equal to it when groups are
+    independent.
+    """
+    p = torch.sigmoid(logits)
+    per_sample = _binary_entropy(p).sum(-1).mean()
+    codebook = logits.new_zeros(())
+    for group in p.split(group_bits, dim=-1):
+        avg = _group_distribution(group).mean(0)
+        codebook = codebook - (avg * torch.log(avg.clamp_min(1e-12))).sum()
+    return per_sample, codebook
+
+
+class LFQ(Quantizer):
+    """Sign quantization; index = sum 2^i [z_i > 0] with channel 0 least significant.
+
+    ``bit_order="msb_first"`` puts channel 0 in the most significant bit instead, as
+    vector-quantize-pytorch does; models converted from it use that order so their
+    ids stay the same. Zero maps to the negative code.
+    """
+
+    spherical = False
+
+    def __init__(
+        self,
+        dim: int | None = None,
+        codebook_size: int | None = None,
+        *,
+        entropy_loss_weight: float = 0.1,
+        diversity_gamma: float = 1.0,
+        commitment_weight: float = 0.25,
+        inv_temperature: float = 100.0,
+        codebook_scale: float = 1.0,
+        entropy_group_bits: int = 8,
+        bit_order: BitOrder = "lsb_first",
+        projection_bias: bool = True,
+    ) -> None:
+        super().__init__()
+        if codebook_size is None:
+            if dim is None:
+                raise ValueError("give dim or codebook_size")
+            codebook_size = 2**dim
+        bits = int(math.log2(codebook_size)) if codebook_size > 0 else -1
+        if bits < 1 or 2**bits != codebook_size:
+            raise ValueError(f"codebook_size must be a power of two >= 2, got {codebook_size}")
+        if bit_order not in ("lsb_first", "msb_first"):
+            raise ValueError(f"unknown bit_order {bit_order!r}")
+        self.codebook_dim = bits
+        self.dim = dim or bits
+        self._codebook_size = codebook_size
+        self.entropy_loss_weight = entropy_loss_weight
+        self.diversity_gamma = diversity_gamma
+        self.commitment_weight = commitment_weight
+        self.inv_temperature = inv_temperature
+        self.codebook_scale = codebook_scale
+        self.entropy_group_bits = max(1, entropy_group_bits)
+        self.bit_order = bit_order
+        self.project_in = make_projection(self.dim, bits, projection_bias)
+        self.project_out = make_projection(bits, self.dim, projection_bias)
+        weights = 2 ** torch.arange(bits, dtype=torch.int64)
+        if bit_order == "msb_first":
+            weights = weights.flip(0)
+        self.register_buffer("_bit_weights", weights, persistent=False)
+
+    @property
+    def codebook_size(self) -> int:
+        return self._codebook_size
+
+    @property
+    def code_value(self) -> float:
+        """Magnitude of every code component."""
+        if self.spherical:
+            return self.codebook_scale / math.sqrt(self.codebook_dim)
+        return self.codebook_scale
+
+    def forward(self, x: Tensor) -> QuantizerOutput:
+        self.check_input(x)
+        with full_precision(x):
+            z = self.project_in(x.float())
+            if self.spherical:
+                z = F.normalize(z, dim=-1) * self.codebook_scale
+            positive = z > 0
+            value = self.code_value
+            codes = torch.where(positive, value, -value)
+            indices = (positive.long() * self._bit_weights).sum(-1)
+            loss = z.new_zeros(())
+            metrics: dict[str, Tensor] = {}
+            if self.commitment_weight > 0:
+                loss = loss + self.commitment_weight * F.mse_loss(z, codes)
+            if self.training and self.entropy_loss_weight > 0:
+                # log p(bit=1)/p(bit=0) for a softmax over -inv_temperature * ||z - c||^2.
+                logits = 4 * value * self.inv_temperature * z.reshape(-1, self.codebook_dim)
+                per_sample, codebook = entropy_terms(logits, self.entropy_group_bits)
+                loss = loss + self.entropy_loss_weight * (per_sample - self.diversity_gamma * codebook)
+                metrics = {"per_sample_entropy": per_sample.detach(), "codebook_entropy": codebook.detach()}
+            if torch.is_grad_enabled() and z.requires_grad:
+                codes = straight_through(z, codes)
+            quantized = self.project_out(codes).to(x.dtype)
+        return QuantizerOutput(quantized, indices, loss, metrics)
+
+    def indices_to_codes(self, indices: Tensor) -> Tensor:
+        check_indices(indices, self.codebook_size, stacked=False)
+        with full_precision(indices):
+            bits = (indices.long()[..., None] & self._bit_weights) != 0
+            value = self.code_value
+            codes = torch.where(bits, value, -value).float()
+            return self.project_out(codes)
+
+
+class BSQ(LFQ):
+    """Binary spherical quantization: project to the unit sphere, then ``sign / sqrt(d)``.
+
+    Every code has norm ``codebook_scale``, which bounds the quantization error and
+    lets the codebook grow to 2^d without the LFQ error growing with d.
+    """
+
+    spherical = True
