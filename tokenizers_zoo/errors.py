@@ -35,3 +35,7 @@ class WeightsNotFoundError(TokenizersZooError, FileNotFoundError):
 
 class CheckpointError(TokenizersZooError, ValueError):
     """A checkpoint directory that is incomplete or does not match its config."""
+
+
+class DeviceUnavailableError(TokenizersZooError, RuntimeError):
+    """A device was asked for that this machine does not have (e.g. cuda without a GPU)."""

@@ -1,0 +1,83 @@
+"""What a tokenizer is, in data: enough for a caller to size buffers and vocabularies."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Modality = Literal["image", "video", "audio"]
+Kind = Literal["discrete", "continuous"]
+MODALITIES: tuple[str, ...] = ("image", "video", "audio")
+KINDS: tuple[str, ...] = ("discrete", "continuous")
+
+
+@dataclass(frozen=True)
+class TokenizerInfo:
+    """Static description of a tokenizer.
+
+    Token layouts (per item, without the batch axis):
+    - image: ``(h, w)`` ids, ``(h, w, num_codebooks)`` when several codebooks,
+      ``(h, w, latent_dim)`` latents; ``h = ceil(H / spatial_factor)``.
+    - video: the same with a leading ``t = ceil(T / temporal_factor)``.
+    - audio: ``(num_codebooks, frames)`` ids as EnCodec lays them out, or
+      ``(frames, latent_dim)`` latents; ``frames = ceil(samples / temporal_factor)``.
+
+    ``sample_rate`` is the rate audio is tokenized at (``None``: any rate, kept as
+    given). ``vocab_size`` has one entry per codebook and is empty for continuous
+    tokenizers.
+    """
+
+    name: str
+    modality: Modality
+    kind: Kind
+    vocab_size: tuple[int, ...] = ()
+    latent_dim: int | None = None
+    spatial_factor: int = 1
+    temporal_factor: int = 1
+    sample_rate: int | None = None
+    channels: int = 3
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {MODALITIES}, got {self.modality!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind == "discrete" and not self.vocab_size:
+            raise ValueError("a discrete tokenizer needs vocab_size")
+        if self.kind == "continuous" and not self.latent_dim:
+            raise ValueError("a continuous tokenizer needs latent_dim")
+        object.__setattr__(self, "vocab_size", tuple(int(v) for v in self.vocab_size))
+
+    @property
+    def num_codebooks(self) -> int:
+        return len(self.vocab_size)
+
+    def token_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """Token shape for one item: ``input_shape`` is ``(H, W)`` for images,
+        ``(T, H, W)`` for video and ``(samples,)`` for audio (at ``sample_rate``)."""
+        shape = tuple(int(s) for s in input_shape)
+        expected = {"image": 2, "video": 3, "audio": 1}[self.modality]
+        if len(shape) != expected or min(shape, default=0) < 1:
+            raise ValueError(
+                f"{self.modality} input_shape must be {expected} positive sizes, got {shape}"
+            )
+        if self.modality == "audio":
+            frames = math.ceil(shape[0] / self.temporal_factor)
+            if self.kind == "discrete":
+                return (self.num_codebooks, frames)
+            return (frames, self.latent_dim)
+        grid = tuple(math.ceil(s / self.spatial_factor) for s in shape[-2:])
+        if self.modality == "video":
+            grid = (math.ceil(shape[0] / self.temporal_factor), *grid)
+        if self.kind == "continuous":
+            return (*grid, self.latent_dim)
+        return (*grid, self.num_codebooks) if self.num_codebooks > 1 else grid
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["vocab_size"] = list(self.vocab_size)
+        data["num_codebooks"] = self.num_codebooks
+        return data

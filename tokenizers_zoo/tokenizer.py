@@ -1,0 +1,299 @@
+"""The ``Tokenizer`` base class: media in, ``Tokens`` out, and back.
+
+Subclasses supply three pieces: ``prepare`` (media -> canonical batch tensor),
+``encode_tensor`` and ``decode_tensor``. The base class does what every tokenizer
+must do the same way: check options, check tokens before decoding (kind, shape,
+id ranges), move data to the model's device, and save/load checkpoints as
+``config.json`` + ``model.safetensors`` (no pickle).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from tokenizers_zoo.errors import (
+    CheckpointError,
+    DeviceUnavailableError,
+    InvalidMediaError,
+    InvalidTokensError,
+)
+from tokenizers_zoo.info import TokenizerInfo
+from tokenizers_zoo.tokens import Tokens
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+CHECKPOINT_FORMAT = "tokenizers-zoo/1"
+
+#: Every concrete Tokenizer subclass by architecture name, so a checkpoint names the
+#: class it needs without the loader importing arbitrary code from the config.
+ARCHITECTURES: dict[str, type[Tokenizer]] = {}
+
+
+class Tokenizer(nn.Module, ABC):
+    """Base class of every tokenizer in the zoo.
+
+    ``Config`` is a dataclass of the constructor's settings; ``config`` is the
+    instance, saved in ``config.json``. ``options`` names the keyword arguments
+    ``encode`` accepts (for example ``bandwidth``); they are recorded in
+    ``Tokens.extras`` and handed to ``decode_tensor``.
+    """
+
+    Config: ClassVar[type]
+    options: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not getattr(cls, "__abstractmethods__", None) and hasattr(cls, "Config"):
+            ARCHITECTURES[cls.__name__] = cls
+
+    def __init__(self, config: Any, name: str | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.name = name or type(self).__name__
+        # Parameter-free tokenizers still follow .to(device, dtype) through this buffer.
+        self.register_buffer("_anchor", torch.empty(0), persistent=False)
+
+    # -- what subclasses provide -------------------------------------------------
+    @property
+    @abstractmethod
+    def info(self) -> TokenizerInfo: ...
+
+    @abstractmethod
+    def prepare(self, media: Any, sample_rate: int | None) -> tuple[Tensor, tuple[int, ...], int | None]:
+        """Media -> ``(batch tensor, original item size, sample rate or None)``.
+
+        ``sample_rate`` is the rate of raw audio samples given to ``encode``."""
+
+    @abstractmethod
+    def encode_tensor(self, x: Tensor, **options: Any) -> Tensor:
+        """Canonical batch -> ids ``(B, *token_shape)`` or latents."""
+
+    @abstractmethod
+    def decode_tensor(self, data: Tensor, original_size: tuple[int, ...], **options: Any) -> Tensor:
+        """Ids or latents ``(B, *token_shape)`` -> media batch cropped to ``original_size``."""
+
+    # -- public API ----------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self._anchor.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._anchor.dtype
+
+    @torch.no_grad()
+    def encode(self, media: Any, *, sample_rate: int | None = None, **options: Any) -> Tokens:
+        """Tokenize one item or a batch; the result always has a batch axis.
+
+        ``sample_rate`` describes raw audio samples (audio tokenizers only)."""
+        self._check_options(options)
+        x, original_size, sample_rate = self.prepare(media, sample_rate)
+        data = self.encode_tensor(x.to(self.device, self.dtype), **options)
+        info = self.info
+        if info.kind == "discrete":
+            return Tokens(self.name, original_size, ids=data.long(), sample_rate=sample_rate, extras=options)
+        return Tokens(self.name, original_size, latents=data, sample_rate=sample_rate, extras=options)
+
+    @torch.no_grad()
+    def decode(self, tokens: Tokens | Tensor, **options: Any) -> Tensor:
+        """Media batch from ``Tokens``, or from a bare ids/latents tensor ``(B, *token_shape)``
+        (then the media size is the full token grid, e.g. ``h * spatial_factor``)."""
+        if isinstance(tokens, Tensor):
+            tokens = self.wrap(tokens)
+        self.validate(tokens)
+        self._check_options(options)
+        merged = {**tokens.extras, **options}
+        return self.decode_tensor(tokens.data.to(self.device), tokens.original_size, **merged)
+
+    def wrap(self, data: Tensor) -> Tokens:
+        """Bare ids or latents from a model -> ``Tokens`` with the size the grid implies."""
+        info = self.info
+        if info.kind == "discrete" and (data.is_floating_point() or data.is_complex()):
+            raise InvalidTokensError(f"{self.name} decodes integer ids, got a {data.dtype} tensor")
+        if info.kind == "continuous" and not data.is_floating_point():
+            raise InvalidTokensError(f"{self.name} decodes float latents, got a {data.dtype} tensor")
+        token_ndim = len(self._example_token_shape())
+        if data.ndim != token_ndim + 1:
+            raise InvalidTokensError(
+                f"{self.name} expects (batch, *{self._layout()}), got shape {tuple(data.shape)}"
+            )
+        size = self.size_from_token_shape(tuple(data.shape[1:]))
+        if info.kind == "discrete":
+            return Tokens(self.name, size, ids=data, sample_rate=info.sample_rate)
+        return Tokens(self.name, size, latents=data, sample_rate=info.sample_rate)
+
+    def size_from_token_shape(self, token_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The largest media size whose tokens have ``token_shape`` (no cropping)."""
+        info = self.info
+        if info.modality == "audio":
+            frames = token_shape[1] if info.kind == "discrete" else token_shape[0]
+            return (frames * info.temporal_factor,)
+        grid = token_shape[: 3 if info.modality == "video" else 2]
+        size = [g * info.spatial_factor for g in grid[-2:]]
+        if info.modality == "video":
+            size.insert(0, grid[0] * info.temporal_factor)
+        return tuple(size)
+
+    def validate(self, tokens: Tokens) -> None:
+        """Raise ``InvalidTokensError`` unless ``tokens`` can be decoded by this tokenizer."""
+        info = self.info
+        if tokens.tokenizer != self.name:
+            raise InvalidTokensError(f"tokens come from {tokens.tokenizer!r}, not from {self.name!r}")
+        if tokens.kind != info.kind:
+            raise InvalidTokensError(f"{self.name} decodes {info.kind} tokens, got {tokens.kind} ones")
+        try:
+            expected = info.token_shape(tokens.original_size)
+        except ValueError as exc:
+            raise InvalidTokensError(f"bad original_size {tokens.original_size}: {exc}") from exc
+        if tuple(tokens.shape[1:]) != expected:
+            raise InvalidTokensError(
+                f"{self.name} tokens for media of size {tokens.original_size} must have shape "
+                f"(batch, {', '.join(map(str, expected))}), got {tokens.shape}"
+            )
+        if tokens.ids is not None:
+            self._check_id_ranges(tokens.ids)
+        elif not torch.isfinite(tokens.latents).all():
+            raise InvalidTokensError("latents contain NaN or infinity")
+
+    # -- checkpoints -----------------------------------------------------------------
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        config = {
+            "format": CHECKPOINT_FORMAT,
+            "architecture": type(self).__name__,
+            "name": self.name,
+            "config": dataclasses.asdict(self.config),
+        }
+        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": CHECKPOINT_FORMAT})
+        return directory
+
+    @classmethod
+    def from_pretrained(
+        cls, directory: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+    ) -> Tokenizer:
+        """Rebuild a tokenizer saved with ``save_pretrained`` (any architecture when called
+        on ``Tokenizer`` itself, else that class only)."""
+        directory = Path(directory)
+        meta = read_checkpoint_config(directory)
+        arch = ARCHITECTURES.get(meta["architecture"])
+        if arch is None:
+            raise CheckpointError(
+                f"{directory / CONFIG_FILE} names architecture {meta['architecture']!r}, "
+                f"which is not one of {sorted(ARCHITECTURES)}"
+            )
+        if cls is not Tokenizer and not issubclass(arch, cls):
+            raise CheckpointError(f"{directory} holds a {arch.__name__}, not a {cls.__name__}")
+        model = arch.from_config(meta["config"], name=meta.get("name"))
+        model.load_weights(directory / WEIGHTS_FILE)
+        return model.to(device=check_device(device), dtype=dtype).eval()
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], name: str | None = None) -> Tokenizer:
+        try:
+            return cls(cls.Config(**config), name=name)
+        except TypeError as exc:
+            raise CheckpointError(f"config does not fit {cls.__name__}: {exc}") from exc
+
+    def load_weights(self, path: str | Path) -> None:
+        """Load a ``model.safetensors`` file, failing clearly on missing or extra tensors."""
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"weights file {path} does not exist")
+        try:
+            state = load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise CheckpointError(f"{path} is not a readable safetensors file: {exc}") from exc
+        own = self.state_dict()
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+        if missing or unexpected or wrong:
+            raise CheckpointError(
+                f"{path} does not match {type(self).__name__}: missing {missing[:5]}, "
+                f"unexpected {unexpected[:5]}, wrong shape {wrong[:5]}"
+            )
+        self.load_state_dict(state)
+
+    # -- helpers ----------------------------------------------------------------------
+    def _check_options(self, options: dict[str, Any]) -> None:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            allowed = ", ".join(self.options) or "none"
+            raise InvalidMediaError(f"{self.name} does not take option(s) {unknown}; allowed: {allowed}")
+
+    def _example_token_shape(self) -> tuple[int, ...]:
+        example = {"image": (64, 64), "video": (8, 64, 64), "audio": (16000,)}[self.info.modality]
+        return self.info.token_shape(example)
+
+    def _layout(self) -> str:
+        info = self.info
+        if info.modality == "audio":
+            return "(num_codebooks, frames)" if info.kind == "discrete" else "(frames, latent_dim)"
+        grid = "t, h, w" if info.modality == "video" else "h, w"
+        if info.kind == "continuous":
+            return f"({grid}, latent_dim)"
+        return f"({grid}, num_codebooks)" if info.num_codebooks > 1 else f"({grid})"
+
+    def _check_id_ranges(self, ids: Tensor) -> None:
+        info = self.info
+        if info.num_codebooks == 1:
+            columns = [(0, ids)]
+        else:
+            axis = 1 if info.modality == "audio" else -1
+            columns = list(enumerate(ids.unbind(axis)))
+        for book, column in columns:
+            if column.numel() == 0:
+                continue
+            low, high, size = int(column.min()), int(column.max()), info.vocab_size[book]
+            if low < 0 or high >= size:
+                where = f" in codebook {book}" if info.num_codebooks > 1 else ""
+                raise InvalidTokensError(
+                    f"id {low if low < 0 else high}{where} is outside the vocabulary 0..{size - 1}"
+                )
+
+
+def read_checkpoint_config(directory: Path) -> dict[str, Any]:
+    """Parse and check ``config.json`` of a checkpoint directory."""
+    path = directory / CONFIG_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{directory} is not a tokenizer checkpoint: {CONFIG_FILE} is missing")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint config")
+    if not isinstance(meta.get("architecture"), str) or not isinstance(meta.get("config"), dict):
+        raise CheckpointError(f"{path} needs 'architecture' (string) and 'config' (object)")
+    return meta
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """Parse ``device`` and make sure this machine has it, with a message that says so."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise DeviceUnavailableError(f"{device!r} is not a device name (try 'cpu' or 'cuda')") from exc
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceUnavailableError(f"device {device!r} was asked for, but no CUDA GPU is available here")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise DeviceUnavailableError(
+                f"device {device!r} was asked for, but only {torch.cuda.device_count()} GPU(s) exist"
+            )
+    elif parsed.type not in ("cpu", "meta") and not getattr(torch, parsed.type).is_available():
+        raise DeviceUnavailableError(f"device {device!r} is not available on this machine")
+    return parsed

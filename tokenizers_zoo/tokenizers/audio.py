@@ -1,0 +1,40 @@
+"""Shared input handling of audio tokenizers: resampling, down-mixing, framing."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from tokenizers_zoo.errors import InvalidMediaError
+from tokenizers_zoo.media.audio import to_audio_batch
+from tokenizers_zoo.tokenizer import Tokenizer
+
+
+class AudioTokenizer(Tokenizer):
+    """Brings samples to the tokenizer's rate and channel count and zero-pads the end to
+    a whole number of frames; ``Tokens.original_size`` is the sample count at that
+    rate, so ``decode`` trims the padding. A tokenizer whose ``info.sample_rate`` is
+    ``None`` takes any rate and keeps it."""
+
+    def prepare(self, media: Any, sample_rate: int | None) -> tuple[Tensor, tuple[int, ...], int | None]:
+        info = self.info
+        if sample_rate is not None and sample_rate <= 0:
+            raise InvalidMediaError(f"sample_rate must be positive, got {sample_rate}")
+        if info.sample_rate is not None and sample_rate is None:
+            raise InvalidMediaError(
+                f"{self.name} works at {info.sample_rate} Hz: pass sample_rate= with raw samples"
+            )
+        x = to_audio_batch(media, sample_rate, info.sample_rate, info.channels)
+        samples = x.shape[-1]
+        hop = info.temporal_factor
+        pad = math.ceil(samples / hop) * hop - samples
+        if pad:
+            x = F.pad(x, (0, pad))
+        return x, (samples,), info.sample_rate or sample_rate
+
+    @staticmethod
+    def trim(audio: Tensor, original_size: tuple[int, ...]) -> Tensor:
+        return audio[..., : original_size[0]]
