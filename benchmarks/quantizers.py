@@ -122,7 +122,8 @@ def _write(rows: list[dict[str, Any]], out: Path) -> None:
     }
     (out / "results.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
     lines = [
-        f"Quantizer eval forward on {machine['cpu']} ({machine['threads']} threads), torch {machine['torch']}",
+        f"Quantizer eval forward on {machine['cpu']} ({machine['threads']} threads), "
+        f"torch {machine['torch']}",
         "",
         "| impl | N | K | D | median ms | min ms | max ms | peak extra MiB |",
         "|---|---|---|---|---|---|---|---|",

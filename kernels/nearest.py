@@ -7,7 +7,10 @@ the N rows are processed in blocks sized so that one block's distances stay unde
 instead of O(N * K). Distances are computed in fp32 whatever the input dtype,
 because bf16/fp16 distances collapse near-ties and overflow on large vectors.
 
-Ties break to the lowest code index (``torch.argmin`` returns the first minimum).
+Ties break to the lowest code index: ``min``/``max`` return the first extremum, and
+identical codes are mapped to the first of them afterwards, because the GEMM does not
+give identical columns identical scores (MKL computes tail columns with another
+kernel, so a duplicate at a higher index can come out a rounding error closer).
 """
 
 from __future__ import annotations
@@ -29,6 +32,16 @@ def _unit(x: Tensor) -> Tensor:
     """L2-normalise rows; a zero row stays zero, so its cosine distance to every code is 1."""
     norm = x.norm(dim=-1, keepdim=True)
     return torch.where(norm > 0, x / norm.clamp_min(torch.finfo(x.dtype).tiny), torch.zeros_like(x))
+
+
+def _first_equal_code(codes: Tensor) -> Tensor:
+    """For every code, the lowest index of a code identical to it (itself if unique)."""
+    num_codes = codes.shape[0]
+    _, inverse = torch.unique(codes, dim=0, return_inverse=True)
+    order = torch.arange(num_codes, device=codes.device)
+    first = torch.full((num_codes,), num_codes, dtype=torch.long, device=codes.device)
+    first.scatter_reduce_(0, inverse, order, reduce="amin")
+    return first[inverse]
 
 
 @torch.no_grad()
@@ -82,6 +95,8 @@ def nearest_code(
             best = (1.0 - best) if metric == "cosine" else -best
         indices[start : start + block] = idx
         distance[start : start + block] = best
+    if n and num_codes > 1:
+        indices = _first_equal_code(codes)[indices]
     return indices.reshape(batch_shape), distance.reshape(batch_shape)
 
 

@@ -119,7 +119,9 @@ def test_decode_checks_tokens_before_use() -> None:
     with pytest.raises(tz.InvalidTokensError, match="must have shape"):
         tok.decode(good.with_data(good.ids[..., :50]))
     with pytest.raises(tz.InvalidTokensError, match="not from"):
-        tz.load("image-patch-16").decode(tz.Tokens("audio-mulaw-8bit", (4, 4), latents=torch.zeros(1, 1, 1, 768)))
+        tz.load("image-patch-16").decode(
+            tz.Tokens("audio-mulaw-8bit", (4, 4), latents=torch.zeros(1, 1, 1, 768))
+        )
     with pytest.raises(tz.InvalidTokensError, match="integer ids"):
         tok.decode(torch.zeros(1, 1, 10))
     with pytest.raises(tz.InvalidTokensError, match="expects"):

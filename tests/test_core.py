@@ -20,7 +20,9 @@ def test_info_token_shapes() -> None:
     assert latent.token_shape((64, 72)) == (8, 9, 4)
     video = tz.TokenizerInfo("x", "video", "discrete", vocab_size=(64,), spatial_factor=8, temporal_factor=4)
     assert video.token_shape((17, 64, 64)) == (5, 8, 8)
-    audio = tz.TokenizerInfo("x", "audio", "discrete", vocab_size=(1024,) * 8, temporal_factor=320, sample_rate=24000)
+    audio = tz.TokenizerInfo(
+        "x", "audio", "discrete", vocab_size=(1024,) * 8, temporal_factor=320, sample_rate=24000
+    )
     assert audio.token_shape((24000,)) == (8, 75)
     mel = tz.TokenizerInfo("x", "audio", "continuous", latent_dim=80, temporal_factor=256)
     assert mel.token_shape((1000,)) == (4, 80)

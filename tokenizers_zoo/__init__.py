@@ -1,9 +1,9 @@
 """tokenizers-zoo: media <-> tokens for next-token-prediction models.
 
-    import tokenizers_zoo as tz
-    tok = tz.load(tz.default_tokenizer("image", "continuous"))
-    tokens = tok.encode(image)          # Tokens, batch axis first
-    image_back = tok.decode(tokens)     # (B, 3, H, W) in [-1, 1]
+import tokenizers_zoo as tz
+tok = tz.load(tz.default_tokenizer("image", "continuous"))
+tokens = tok.encode(image)          # Tokens, batch axis first
+image_back = tok.decode(tokens)     # (B, 3, H, W) in [-1, 1]
 """
 
 from tokenizers_zoo import media, quantizers

@@ -61,9 +61,7 @@ class TokenizerInfo:
         shape = tuple(int(s) for s in input_shape)
         expected = {"image": 2, "video": 3, "audio": 1}[self.modality]
         if len(shape) != expected or min(shape, default=0) < 1:
-            raise ValueError(
-                f"{self.modality} input_shape must be {expected} positive sizes, got {shape}"
-            )
+            raise ValueError(f"{self.modality} input_shape must be {expected} positive sizes, got {shape}")
         if self.modality == "audio":
             frames = math.ceil(shape[0] / self.temporal_factor)
             if self.kind == "discrete":

@@ -289,7 +289,9 @@ def check_device(device: str | torch.device) -> torch.device:
         raise DeviceUnavailableError(f"{device!r} is not a device name (try 'cpu' or 'cuda')") from exc
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
-            raise DeviceUnavailableError(f"device {device!r} was asked for, but no CUDA GPU is available here")
+            raise DeviceUnavailableError(
+                f"device {device!r} was asked for, but no CUDA GPU is available here"
+            )
         if parsed.index is not None and parsed.index >= torch.cuda.device_count():
             raise DeviceUnavailableError(
                 f"device {device!r} was asked for, but only {torch.cuda.device_count()} GPU(s) exist"

@@ -69,7 +69,9 @@ def _item_to_batch(item: Any) -> Tensor:
     if isinstance(item, Tensor):
         x = item[None] if item.ndim == 3 else item
         if x.ndim != 4:
-            raise InvalidMediaError(f"image tensors must be (C, H, W) or (B, C, H, W), got {tuple(item.shape)}")
+            raise InvalidMediaError(
+                f"image tensors must be (C, H, W) or (B, C, H, W), got {tuple(item.shape)}"
+            )
         if x.dtype == torch.uint8:
             if x.shape[1] not in (1, 3):
                 raise InvalidMediaError(f"uint8 image tensors need 1 or 3 channels, got {x.shape[1]}")

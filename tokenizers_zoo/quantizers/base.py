@@ -84,9 +84,7 @@ def check_indices(indices: Tensor, codebook_sizes: list[int] | int, stacked: boo
         low, high = int(column.min()), int(column.max())
         if low < 0 or high >= size:
             where = f" in codebook {stage}" if stacked else ""
-            raise InvalidTokensError(
-                f"index {low if low < 0 else high}{where} is outside 0..{size - 1}"
-            )
+            raise InvalidTokensError(f"index {low if low < 0 else high}{where} is outside 0..{size - 1}")
 
 
 def usage_metrics(indices: Tensor, codebook_size: int) -> dict[str, Tensor]:
@@ -136,6 +134,15 @@ class Quantizer(nn.Module, ABC):
             )
 
 
+class FullPrecisionLinear(nn.Linear):
+    """A linear layer that computes in fp32 whatever its weights' dtype, so a quantizer
+    cast to bf16 with the rest of a model still quantizes (and never mixes dtypes)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        bias = None if self.bias is None else self.bias.float()
+        return F.linear(x.float(), self.weight.float(), bias)
+
+
 def make_projection(dim_in: int, dim_out: int, bias: bool = True) -> nn.Module:
     """A linear map between the feature and codebook spaces, or nothing when they match."""
-    return nn.Linear(dim_in, dim_out, bias=bias) if dim_in != dim_out else nn.Identity()
+    return FullPrecisionLinear(dim_in, dim_out, bias=bias) if dim_in != dim_out else nn.Identity()

@@ -18,8 +18,6 @@ Mappings that differ from the defaults here, applied automatically:
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 
@@ -35,12 +33,20 @@ def _refuse_if(condition: object, option: str, kind: str) -> None:
         raise ValueError(f"cannot convert vector-quantize-pytorch {kind} with {option}: no equivalent here")
 
 
+def _has_bias(module: nn.Module) -> bool:
+    return not isinstance(module, nn.Linear) or module.bias is not None
+
+
 def _copy_projections(source: nn.Module, target: nn.Module) -> None:
+    """Copy their projection weights into ours (which compute in fp32), shape-checked."""
     for name in ("project_in", "project_out"):
-        module = getattr(source, name)
-        if isinstance(module, nn.Sequential):
+        theirs, ours = getattr(source, name), getattr(target, name)
+        if isinstance(theirs, nn.Sequential):
             _refuse_if(True, "layernorm_after_project_in", type(source).__name__)
-        setattr(target, name, copy.deepcopy(module))
+        if isinstance(theirs, nn.Identity) != isinstance(ours, nn.Identity):
+            raise ValueError(f"cannot convert {type(source).__name__}: its {name} does not fit")
+        with torch.no_grad():
+            ours.load_state_dict({k: v.detach().clone() for k, v in theirs.state_dict().items()})
 
 
 def _convert_vector_quantize(vq: nn.Module) -> VectorQuantizer:
@@ -98,7 +104,12 @@ def _convert_fsq(fsq: nn.Module) -> FSQ:
     _refuse_if(getattr(fsq, "orthogonal_rotation", False), "orthogonal_rotation", "FSQ")
     _refuse_if(getattr(fsq, "bound_hard_clamp", False), "bound_hard_clamp", "FSQ")
     _refuse_if(fsq.scale not in (None, 1.0), f"scale={fsq.scale}", "FSQ")
-    ours = FSQ(fsq._levels.tolist(), fsq.dim, variant="vector-quantize-pytorch")
+    ours = FSQ(
+        fsq._levels.tolist(),
+        fsq.dim,
+        variant="vector-quantize-pytorch",
+        projection_bias=_has_bias(fsq.project_in),
+    )
     _copy_projections(fsq, ours)
     return ours
 
@@ -110,9 +121,7 @@ def _convert_lfq(lfq: nn.Module) -> LFQ:
     _refuse_if(not isinstance(lfq.activation, nn.Identity), "straight_through_activation", "LFQ")
     kind = BSQ if lfq.spherical else LFQ
     dim = lfq.project_in.in_features if isinstance(lfq.project_in, nn.Linear) else lfq.codebook_dim
-    _refuse_if(
-        not isinstance(lfq.project_in, nn.Linear | nn.Identity), "cosine_sim_project_in", "LFQ"
-    )
+    _refuse_if(not isinstance(lfq.project_in, nn.Linear | nn.Identity), "cosine_sim_project_in", "LFQ")
     ours = kind(
         dim,
         lfq.codebook_size,
@@ -121,6 +130,7 @@ def _convert_lfq(lfq: nn.Module) -> LFQ:
         commitment_weight=float(lfq.commitment_loss_weight),
         codebook_scale=float(lfq.codebook_scale),
         bit_order="msb_first",
+        projection_bias=_has_bias(lfq.project_in),
     )
     _copy_projections(lfq, ours)
     return ours

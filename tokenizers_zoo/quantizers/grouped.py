@@ -53,4 +53,6 @@ class GroupedVQ(Quantizer):
         if indices.shape[-1] != self.groups:
             raise InvalidTokensError(f"grouped VQ needs all {self.groups} group ids per vector")
         columns = indices.unbind(-1)
-        return torch.cat([layer.indices_to_codes(c) for layer, c in zip(self.layers, columns, strict=True)], -1)
+        return torch.cat(
+            [layer.indices_to_codes(c) for layer, c in zip(self.layers, columns, strict=True)], -1
+        )

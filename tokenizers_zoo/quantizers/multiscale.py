@@ -37,7 +37,9 @@ class Phi(nn.Module):
         self.ratio = ratio
 
     def forward(self, h: Tensor) -> Tensor:
-        return (1 - self.ratio) * h + self.ratio * self.conv(h)
+        # fp32 whatever the module's dtype, like every quantizer computation.
+        refined = F.conv2d(h.float(), self.conv.weight.float(), self.conv.bias.float(), padding=1)
+        return (1 - self.ratio) * h + self.ratio * refined
 
 
 class MultiScaleResidualVQ(Quantizer):
@@ -71,7 +73,9 @@ class MultiScaleResidualVQ(Quantizer):
         self._codebook_size = codebook_size
         self.commitment_weight = commitment_weight
         self.use_cosine_sim = use_cosine_sim
-        self.codebook = nn.Parameter(torch.empty(codebook_size, dim).uniform_(-1 / codebook_size, 1 / codebook_size))
+        self.codebook = nn.Parameter(
+            torch.empty(codebook_size, dim).uniform_(-1 / codebook_size, 1 / codebook_size)
+        )
         self.phis = nn.ModuleList(Phi(dim, phi_ratio) for _ in range(max(1, num_phi)))
         ticks = torch.linspace(1 / (3 * len(self.phis)), 1 - 1 / (3 * len(self.phis)), len(self.phis))
         depth = [k / (len(scales) - 1) if len(scales) > 1 else 0.0 for k in range(len(scales))]
@@ -117,9 +121,15 @@ class MultiScaleResidualVQ(Quantizer):
                 rest = rest - h.detach()
                 ids.append(idx.flatten(1))
                 # Commitment pulls the encoder to f_hat; the second term trains codebook and phi.
-                loss = loss + self.commitment_weight * F.mse_loss(f, f_hat.detach()) + F.mse_loss(f_hat, f.detach())
+                loss = (
+                    loss
+                    + self.commitment_weight * F.mse_loss(f, f_hat.detach())
+                    + F.mse_loss(f_hat, f.detach())
+                )
             loss = loss / len(self.scales)
-            out = straight_through(f, f_hat) if torch.is_grad_enabled() and f.requires_grad else f_hat.detach()
+            out = (
+                straight_through(f, f_hat) if torch.is_grad_enabled() and f.requires_grad else f_hat.detach()
+            )
             quantized = out.permute(0, 2, 3, 1).to(x.dtype)
         indices = torch.cat(ids, dim=1)
         return QuantizerOutput(quantized, indices, loss, usage_metrics(indices, self.codebook_size))
@@ -151,5 +161,3 @@ class MultiScaleResidualVQ(Quantizer):
                 h = self._contribution(k, lookup_codes(idx, codebook), full_size)
                 f_hat = h if f_hat is None else f_hat + h
             return f_hat.permute(0, 2, 3, 1)
-
-

@@ -57,8 +57,7 @@ class ResidualVQ(Quantizer):
         self.project_in = make_projection(dim, self.codebook_dim)
         self.project_out = make_projection(self.codebook_dim, dim)
         self.layers = nn.ModuleList(
-            VectorQuantizer(self.codebook_dim, codebook_size, **vq_kwargs)
-            for _ in range(num_quantizers)
+            VectorQuantizer(self.codebook_dim, codebook_size, **vq_kwargs) for _ in range(num_quantizers)
         )
 
     @property
@@ -78,9 +77,7 @@ class ResidualVQ(Quantizer):
         if not (self.training and self.quantize_dropout):
             return total
         # Every rank must run the same stages, or EMA all-reduces would wait forever.
-        drawn = torch.tensor(
-            [random.randint(self.quantize_dropout_cutoff_index + 1, total)], device=device
-        )
+        drawn = torch.tensor([random.randint(self.quantize_dropout_cutoff_index + 1, total)], device=device)
         return int(broadcast_(drawn))
 
     def forward(self, x: Tensor, num_quantizers: int | None = None) -> QuantizerOutput:

@@ -7,10 +7,11 @@ code is left behind: the collapse that dead-code restarts patch in plain VQ.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from tokenizers_zoo.kernels import lookup_codes
 from tokenizers_zoo.quantizers.base import (
+    FullPrecisionLinear,
     Quantizer,
     QuantizerOutput,
     check_indices,
@@ -37,7 +38,7 @@ class SimVQ(Quantizer):
         self.codebook_weight = codebook_weight
         self.rotation_trick = rotation_trick
         self.register_buffer("frozen_codebook", torch.randn(codebook_size, dim) * dim**-0.5)
-        self.codebook_transform = nn.Linear(dim, dim, bias=False)
+        self.codebook_transform = FullPrecisionLinear(dim, dim, bias=False)
 
     @property
     def codebook_size(self) -> int:

@@ -19,8 +19,19 @@ from tokenizers_zoo.quantizers.base import (
     straight_through,
     usage_metrics,
 )
-from tokenizers_zoo.quantizers.distributed import all_reduce_sum_, broadcast_, is_distributed
+from tokenizers_zoo.quantizers.distributed import (
+    all_reduce_sum_,
+    broadcast_,
+    first_rank_with_data,
+    rank,
+)
 from tokenizers_zoo.quantizers.kmeans import kmeans
+
+
+def _mse(a: Tensor, b: Tensor) -> Tensor:
+    """``F.mse_loss``, except that no vectors (a DDP rank with an empty batch) give 0, not
+    the NaN of a mean over nothing; still attached to the graph, so DDP sees every parameter."""
+    return F.mse_loss(a, b) if a.numel() else (a - b).pow(2).sum()
 
 
 def quantize_to_codebook(
@@ -45,9 +56,9 @@ def quantize_to_codebook(
     codes = codebook[indices]
     loss = z.new_zeros(())
     if commitment_weight > 0:
-        loss = loss + commitment_weight * F.mse_loss(target, codes.detach())
+        loss = loss + commitment_weight * _mse(target, codes.detach())
     if codebook_weight > 0 and codes.requires_grad:
-        loss = loss + codebook_weight * F.mse_loss(codes, target.detach())
+        loss = loss + codebook_weight * _mse(codes, target.detach())
     if torch.is_grad_enabled() and target.requires_grad:
         output = rotation_trick(target, codes) if use_rotation_trick else straight_through(target, codes)
     else:
@@ -122,6 +133,17 @@ class VectorQuantizer(Quantizer):
     def codebook_size(self) -> int:
         return self._codebook_size
 
+    def _apply(self, fn, recurse=True):  # noqa: ANN001, ANN202
+        """Keep EMA state in fp32 when the module is cast (``.half()``, ``.to(bf16)``):
+        statistics accumulated in 16 bits stop moving once counts grow."""
+        super()._apply(fn, recurse)
+        if self.ema_update:
+            for name in ("codebook", "cluster_size", "embed_sum"):
+                buffer = self._buffers[name]
+                if buffer is not None and buffer.is_floating_point() and buffer.dtype != torch.float32:
+                    self._buffers[name] = buffer.float()
+        return self
+
     def get_codebook(self) -> Tensor:
         """The codebook the search uses (unit rows under cosine similarity), fp32."""
         codebook = self.codebook.float()
@@ -154,9 +176,21 @@ class VectorQuantizer(Quantizer):
 
     @torch.no_grad()
     def _kmeans_init(self, samples: Tensor) -> None:
-        means, counts = kmeans(samples, self.codebook_size, self.kmeans_iters, self.use_cosine_sim)
-        broadcast_(means)
-        broadcast_(counts)
+        """K-means on the batch of the lowest rank that has vectors, broadcast to all ranks.
+
+        When no rank has a vector the codebook stays uninitialised until the next batch
+        (on every rank alike: ``initted`` changes only here, after the collectives).
+        """
+        src = first_rank_with_data(samples.shape[0], samples.device)
+        if src is None:
+            return
+        if rank() == src:
+            means, counts = kmeans(samples, self.codebook_size, self.kmeans_iters, self.use_cosine_sim)
+        else:
+            means = samples.new_empty(self.codebook_size, self.codebook_dim, dtype=torch.float32)
+            counts = samples.new_empty(self.codebook_size, dtype=torch.float32)
+        broadcast_(means, src)
+        broadcast_(counts, src)
         self.codebook.data.copy_(means)
         if self.ema_update:
             self.cluster_size.copy_(counts)
@@ -184,18 +218,23 @@ class VectorQuantizer(Quantizer):
         """Move codes whose EMA usage fell below the threshold onto random batch vectors.
 
         The dead set is computed from all-reduced statistics, so it is the same on every
-        rank; rank 0 draws the replacements and broadcasts them.
+        rank; the lowest rank with a non-empty batch draws the replacements and broadcasts
+        them. When no rank has a vector the dead codes are left for the next batch rather
+        than set to zero.
         """
         dead = self.cluster_size < self.threshold_ema_dead_code
         num_dead = int(dead.sum())
         if num_dead == 0:
             return
-        replacements = torch.zeros(num_dead, self.codebook_dim, device=target.device)
-        if target.shape[0] > 0:
+        src = first_rank_with_data(target.shape[0], target.device)
+        if src is None:
+            return
+        if rank() == src:
             pick = torch.randint(0, target.shape[0], (num_dead,), device=target.device)
-            replacements = target[pick].clone()
-        if is_distributed():
-            broadcast_(replacements)
+            replacements = target[pick].float()
+        else:
+            replacements = target.new_empty(num_dead, self.codebook_dim, dtype=torch.float32)
+        broadcast_(replacements, src)
         self.codebook[dead] = replacements
         self.cluster_size[dead] = self.threshold_ema_dead_code
         self.embed_sum[dead] = replacements * self.threshold_ema_dead_code
