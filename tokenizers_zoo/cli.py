@@ -84,6 +84,36 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval_tokenizer(args: argparse.Namespace) -> int:
+    import tokenizers_zoo as tz
+    from tokenizers_zoo.training.data import eval_tiles
+    from tokenizers_zoo.training.evaluate import evaluate_reconstruction
+
+    tok = tz.load(args.name, weights=args.weights)
+    try:
+        tiles = eval_tiles(args.data, args.size)
+    except (FileNotFoundError, ValueError) as exc:
+        raise tz.InvalidMediaError(str(exc)) from exc
+    if args.max_tiles:
+        tiles = tiles[: args.max_tiles]
+    result = evaluate_reconstruction(tok, tiles)
+    summary = {"tokenizer": args.name, "data": str(args.data), "tile_size": args.size, **result}
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.training.config import load_config
+    from tokenizers_zoo.training.train import train
+
+    cfg = load_config(args.config)
+    if args.run_dir:
+        cfg.run.dir = args.run_dir
+    export = train(cfg, max_steps=args.max_steps, resume=not args.restart)
+    print(f"exported {cfg.name} to {export}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tzoo", description="Media <-> tokens for NTP models.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +133,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="round-trip media through the shipped default tokenizers")
     p.add_argument("--image", help="an image file to use instead of the built-in test pattern")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("eval-tokenizer", help="PSNR, codebook usage and speed of an image tokenizer")
+    p.add_argument("name")
+    p.add_argument("--data", default="data/images/eval", help="folder of held-out images")
+    p.add_argument("--size", type=int, default=256, help="tile size (every non-overlapping tile is used)")
+    p.add_argument("--max-tiles", type=int, default=0, help="use at most this many tiles (0: all)")
+    p.add_argument("--weights", help="checkpoint directory or .safetensors file")
+    p.set_defaults(func=_cmd_eval_tokenizer)
+
+    p = sub.add_parser("train-tokenizer", help="train a tokenizer from a YAML config (resumes by default)")
+    p.add_argument("--config", required=True, help="YAML file, e.g. configs/image-fsq-f8-4k.yaml")
+    p.add_argument("--max-steps", type=int, help="stop after this many more steps (for smoke runs)")
+    p.add_argument("--run-dir", help="override run.dir of the config")
+    p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in the run dir")
+    p.set_defaults(func=_cmd_train_tokenizer)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
     p = bench.add_parser("quantizers", help="quantizer speed and memory vs vector-quantize-pytorch")

@@ -31,13 +31,14 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 class RegistryEntry:
     """``weights`` is a checkpoint directory or safetensors file (relative paths are
     inside the installed package); ``None`` means the architecture needs none, or
-    that the caller must supply them."""
+    that the caller must supply them. ``config=None`` takes the architecture's settings
+    from the checkpoint's ``config.json``, so a shipped checkpoint describes itself."""
 
     name: str
     architecture: type[Tokenizer]
     modality: str
     kind: str
-    config: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] | None = field(default_factory=dict)
     description: str = ""
     weights: str | None = None
 
@@ -73,7 +74,11 @@ def register(
         raise TypeError(f"architecture must be a Tokenizer subclass, got {architecture!r}")
     if name in _ENTRIES and not overwrite:
         raise ValueError(f"a tokenizer named {name!r} is already registered (pass overwrite=True)")
-    entry = RegistryEntry(name, architecture, modality, kind, dict(config or {}), description, weights)
+    if config is None and weights is None:
+        raise ValueError("give the architecture's config, or weights whose config.json holds it")
+    entry = RegistryEntry(
+        name, architecture, modality, kind, None if config is None else dict(config), description, weights
+    )
     _ENTRIES[name] = entry
     if default:
         _DEFAULTS[(modality, kind)] = name
@@ -137,9 +142,17 @@ def load(
         return Tokenizer.from_pretrained(name, device=device, dtype=dtype)
     device = check_device(device)
     entry = get_entry(name)
-    model = entry.architecture.from_config(entry.config, name=entry.name)
-    if pretrained and len(model.state_dict()) > 0:
-        model.load_weights(_resolve_weights(entry, weights))
+    if entry.config is None:
+        weights_file = _resolve_weights(entry, weights)
+        checkpoint = weights_file.parent
+        config = read_checkpoint_config(checkpoint)["config"]
+        model = entry.architecture.from_config(config, name=entry.name)
+        if pretrained:
+            model.load_weights(weights_file)
+    else:
+        model = entry.architecture.from_config(entry.config, name=entry.name)
+        if pretrained and len(model.state_dict()) > 0:
+            model.load_weights(_resolve_weights(entry, weights))
     return model.to(device=device, dtype=dtype).eval()
 
 

@@ -178,6 +178,7 @@ class Tokenizer(nn.Module, ABC):
         (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": CHECKPOINT_FORMAT})
+        (directory / WEIGHTS_FILE).chmod(0o644)  # safetensors writes 0600; shipped weights must be readable
         return directory
 
     @classmethod
