@@ -22,6 +22,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from tokenizers_zoo.media.image import pil_to_rgb
+
 DEBIAN_PACKAGES = ("mate-backgrounds", "gnome-backgrounds")
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
 # Photos held out for evaluation: natural scenes of different kinds from each source.
@@ -79,11 +81,7 @@ def convert(src: Path, dst: Path, max_side: int) -> bool:
     with Image.open(src) as image:
         if min(image.size) < MIN_SIDE:
             return False
-        if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-            rgba = image.convert("RGBA")
-            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(background, rgba)
-        image = image.convert("RGB")
+        image = pil_to_rgb(image)
         scale = max_side / max(image.size)
         if scale < 1:
             image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)

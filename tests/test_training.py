@@ -163,3 +163,16 @@ def test_hinge_losses_and_patch_critic() -> None:
     assert float(hinge_discriminator_loss(high, low)) == 0.0
     assert float(hinge_discriminator_loss(low, high)) == 3.0
     assert float(hinge_generator_loss(high)) == -2.0
+
+
+def test_init_from_an_export_continues_at_its_step(tmp_path: Path) -> None:
+    cfg = load_config(write_config(tmp_path / "a"))
+    export = train(cfg, max_steps=4)
+    meta = (export / "config.json").read_text()
+    assert '"step": 4' in meta
+    other = load_config(write_config(tmp_path / "b"))
+    train(other, init_from=export)
+    state = torch.load(tmp_path / "b" / "run" / STATE_FILE, weights_only=True)
+    assert state["step"] == 6
+    log = (tmp_path / "b" / "run" / "log.jsonl").read_text().splitlines()
+    assert '"step": 5' in log[0]  # the first logged step follows the export's

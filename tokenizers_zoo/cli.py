@@ -109,7 +109,7 @@ def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.run_dir:
         cfg.run.dir = args.run_dir
-    export = train(cfg, max_steps=args.max_steps, resume=not args.restart)
+    export = train(cfg, max_steps=args.max_steps, resume=not args.restart, init_from=args.init_from)
     print(f"exported {cfg.name} to {export}")
     return 0
 
@@ -147,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, help="stop after this many more steps (for smoke runs)")
     p.add_argument("--run-dir", help="override run.dir of the config")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in the run dir")
+    p.add_argument(
+        "--init-from",
+        help="without a checkpoint in the run dir, start from this exported tokenizer and its step",
+    )
     p.set_defaults(func=_cmd_train_tokenizer)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)

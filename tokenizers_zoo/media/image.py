@@ -23,7 +23,8 @@ from tokenizers_zoo.errors import InvalidMediaError
 _RANGE_SLACK = 1e-3
 
 
-def _pil_to_rgb(image: Image.Image) -> Image.Image:
+def pil_to_rgb(image: Image.Image) -> Image.Image:
+    """RGB copy of any PIL image; transparency is composited onto white."""
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -37,7 +38,7 @@ def _uint8_hwc_to_chw(array: np.ndarray) -> Tensor:
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
         raise InvalidMediaError(f"image arrays must be (H, W) or (H, W, 1|3|4), got {array.shape}")
     if array.shape[2] == 4:
-        return _uint8_hwc_to_chw(np.asarray(_pil_to_rgb(Image.fromarray(array, "RGBA"))))
+        return _uint8_hwc_to_chw(np.asarray(pil_to_rgb(Image.fromarray(array, "RGBA"))))
     if array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)
     return torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1)
@@ -52,13 +53,13 @@ def _item_to_batch(item: Any) -> Tensor:
     if isinstance(item, str | Path):
         try:
             with Image.open(item) as opened:
-                item = _pil_to_rgb(opened)
+                item = pil_to_rgb(opened)
         except (FileNotFoundError, IsADirectoryError) as exc:
             raise InvalidMediaError(f"cannot open image {item}: {exc.strerror}") from exc
         except (UnidentifiedImageError, OSError) as exc:
             raise InvalidMediaError(f"{item} is not an image Pillow can read") from exc
     if isinstance(item, Image.Image):
-        item = np.asarray(_pil_to_rgb(item))
+        item = np.asarray(pil_to_rgb(item))
     if isinstance(item, np.ndarray):
         if item.dtype != np.uint8:
             raise InvalidMediaError(

@@ -53,6 +53,7 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"
     threads: int = 0  # 0: torch's default
+    autocast: str = "auto"  # bf16 | none | auto (bf16 on CUDA, and on CPUs with native bf16)
     log_every: int = 10
     eval_every: int = 500
     checkpoint_every: int = 200

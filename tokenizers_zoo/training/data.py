@@ -15,6 +15,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from tokenizers_zoo.media.image import pil_to_rgb
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
@@ -31,10 +33,8 @@ def image_files(folder: str | Path) -> list[Path]:
 
 def load_rgb(path: Path) -> Tensor:
     """uint8 ``(3, H, W)``; transparency composited onto white as everywhere else."""
-    from tokenizers_zoo.media.image import _pil_to_rgb
-
     with Image.open(path) as image:
-        return torch.from_numpy(np.array(_pil_to_rgb(image))).permute(2, 0, 1).contiguous()
+        return torch.from_numpy(np.array(pil_to_rgb(image))).permute(2, 0, 1).contiguous()
 
 
 class RandomCrops:
