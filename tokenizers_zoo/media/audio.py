@@ -11,6 +11,7 @@ for the service and the CLI.
 from __future__ import annotations
 
 import io
+import math
 import wave
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,7 @@ def read_audio(
                 raise InvalidMediaError(f"the {audio_format} file has no audio stream")
             resampler = av.AudioResampler(format="fltp")  # planar float, rate and layout kept
             rate, limit, total = stream.rate, None, 0
-            if max_seconds is not None and rate:
+            if max_seconds is not None and math.isfinite(max_seconds) and rate:
                 limit = int(max_seconds * rate)
             for packet_frame in f.decode(stream):
                 for frame in resampler.resample(packet_frame):
