@@ -27,7 +27,6 @@ from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 import numpy as np
-
 from tokenizers_zoo.service.wire import JSON, NPY, EncodedTokens, guess_media_type, read_npy, write_npy
 
 T = TypeVar("T")

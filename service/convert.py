@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from tokenizers_zoo.service.wire import EncodedTokens
 
 from tokenizers_zoo.errors import InvalidTokensError
 from tokenizers_zoo.media.image import to_uint8
-from tokenizers_zoo.service.wire import EncodedTokens
 from tokenizers_zoo.tokenizer import Tokenizer
 from tokenizers_zoo.tokens import Tokens
 

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from tokenizers_zoo.errors import InvalidTokensError, MediaTooLargeError
 from tokenizers_zoo.service.batching import DynamicBatcher
 from tokenizers_zoo.service.convert import from_wire, media_arrays, to_wire
 from tokenizers_zoo.service.media_types import Media, MediaLimits
 from tokenizers_zoo.service.metrics import ServiceMetrics
 from tokenizers_zoo.service.wire import EncodedTokens
+
+from tokenizers_zoo.errors import InvalidTokensError, MediaTooLargeError
 from tokenizers_zoo.tokenizer import Tokenizer
 from tokenizers_zoo.tokens import Tokens
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+from tokenizers_zoo.service.wire import NPY, MalformedBodyError, guess_media_type, read_npy, write_npy
 
 from tokenizers_zoo.errors import InvalidMediaError, MediaTooLargeError, TokenizersZooError
 from tokenizers_zoo.media.audio import read_audio, write_wav
 from tokenizers_zoo.media.image import read_image, write_image
-from tokenizers_zoo.service.wire import NPY, MalformedBodyError, guess_media_type, read_npy, write_npy
 
 T = TypeVar("T")
 

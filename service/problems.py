@@ -17,6 +17,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from tokenizers_zoo.service.batching import BatcherClosedError, QueueFullError
+from tokenizers_zoo.service.media_types import NotAcceptableError, UnsupportedMediaTypeError
+from tokenizers_zoo.service.schemas import Problem
+from tokenizers_zoo.service.wire import PROBLEM_JSON, MalformedBodyError
 
 from tokenizers_zoo.errors import (
     InvalidMediaError,
@@ -25,10 +29,6 @@ from tokenizers_zoo.errors import (
     TokenizersZooError,
     UnknownTokenizerError,
 )
-from tokenizers_zoo.service.batching import BatcherClosedError, QueueFullError
-from tokenizers_zoo.service.media_types import NotAcceptableError, UnsupportedMediaTypeError
-from tokenizers_zoo.service.schemas import Problem
-from tokenizers_zoo.service.wire import PROBLEM_JSON, MalformedBodyError
 
 log = logging.getLogger("tokenizers_zoo.service")
 

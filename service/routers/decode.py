@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
-
 from tokenizers_zoo.service.deadlines import within_deadline
 from tokenizers_zoo.service.dependencies import Served, State
 from tokenizers_zoo.service.engine import ServedTokenizer

@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
-
 from tokenizers_zoo.service.deadlines import within_deadline
 from tokenizers_zoo.service.dependencies import Served, State
 from tokenizers_zoo.service.engine import ServedTokenizer

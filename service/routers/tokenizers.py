@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-
 from tokenizers_zoo.service.dependencies import Served, State
 from tokenizers_zoo.service.media_types import accepted_types, returned_types
 from tokenizers_zoo.service.problems import problem_responses
