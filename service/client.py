@@ -27,7 +27,15 @@ from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 import numpy as np
-from tokenizers_zoo.service.wire import JSON, NPY, EncodedTokens, guess_media_type, read_npy, write_npy
+from tokenizers_zoo.service.wire import (
+    JSON,
+    NPY,
+    EncodedTokens,
+    guess_media_type,
+    kind_of,
+    read_npy,
+    write_npy,
+)
 
 T = TypeVar("T")
 Output = Literal["bytes", "pil", "numpy"]
@@ -198,8 +206,7 @@ def _decode_call(
     media_type: str | None,
 ) -> _Call[Any]:
     if isinstance(tokens, np.ndarray):
-        kind = "discrete" if tokens.dtype.kind in "iu" else "continuous"
-        tokens = EncodedTokens(name, kind, tokens, original_size=())
+        tokens = EncodedTokens(name, kind_of(tokens), tokens, original_size=())
     accept = NPY if output == "numpy" else media_type or "*/*"
     if transport == "npy":
         headers = {**tokens.headers(), "Content-Type": NPY}

@@ -29,12 +29,14 @@ async def _disconnected(request: Request) -> None:
 async def within_deadline(
     request: Request, work: Awaitable[T], timeout_s: float, metrics: ServiceMetrics, tokenizer: str
 ) -> T:
-    """``await work``, cancelled when ``timeout_s`` passes (503 with Retry-After) or the
-    client disconnects (``ClientDisconnectedError``; nobody is left to answer)."""
+    """``await work``, cancelled when ``timeout_s`` passes (503 with Retry-After; 0: never)
+    or the client disconnects (``ClientDisconnectedError``; nobody is left to answer)."""
     task = asyncio.ensure_future(work)
     watch = asyncio.ensure_future(_disconnected(request))
     try:
-        done, _ = await asyncio.wait({task, watch}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {task, watch}, timeout=timeout_s or None, return_when=asyncio.FIRST_COMPLETED
+        )
     finally:
         watch.cancel()
     if task in done:

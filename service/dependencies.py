@@ -1,4 +1,7 @@
-"""What routes get injected: the service state, the API-key check, the served tokenizer."""
+"""What routes get injected: the service state, the API-key check, the served tokenizer.
+
+All are ``async def``: FastAPI runs plain ``def`` dependencies on its thread pool, a
+thread hop per dependency per request for work that takes microseconds."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ class ServiceState:
     pool: TokenizerPool
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
     return request.app.state.service
 
 
@@ -34,7 +37,7 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer KEY")
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: KEY")
 
 
-def require_api_key(
+async def require_api_key(
     state: State,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key_header)],

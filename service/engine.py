@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tokenizers_zoo.service.batching import DynamicBatcher
+from tokenizers_zoo.service.batching import DynamicBatcher, QueueFullError
 from tokenizers_zoo.service.convert import from_wire, media_arrays, to_wire
 from tokenizers_zoo.service.media_types import Media, MediaLimits
 from tokenizers_zoo.service.metrics import ServiceMetrics
@@ -80,7 +80,7 @@ class ServedTokenizer:
 
     async def encode(self, media: Media, options: Mapping[str, Any]) -> EncodedTokens:
         key = (ENCODE, media.array.shape, media.array.dtype.str, media.sample_rate, _frozen(options))
-        return await self._batcher.submit(key, media)
+        return await self._submit(key, media)
 
     async def decode(self, tokens: EncodedTokens) -> np.ndarray:
         """One item's media: uint8 ``(H, W, 3)`` pixels or float32 ``(C, T)`` samples."""
@@ -93,7 +93,14 @@ class ServedTokenizer:
             checked.sample_rate,
             _frozen(checked.extras),
         )
-        return await self._batcher.submit(key, checked)
+        return await self._submit(key, checked)
+
+    async def _submit(self, key: Hashable, item: Any) -> Any:
+        try:
+            return await self._batcher.submit(key, item)
+        except QueueFullError:
+            self._metrics.rejected.labels(self.name, "queue_full").inc()
+            raise
 
     def check_tokens(self, tokens: EncodedTokens) -> Tokens:
         """Wire tokens -> ``Tokens`` of one item this tokenizer can decode into media within
@@ -111,7 +118,8 @@ class ServedTokenizer:
     def _check_output_size(self, tokens: Tokens) -> None:
         size = tokens.original_size
         if self.info.modality == "audio":
-            rate = tokens.sample_rate or self.info.sample_rate or 1
+            # Tokens without a rate are measured at 48 kHz, the highest rate in common use.
+            rate = tokens.sample_rate or self.info.sample_rate or 48_000
             if size and size[0] > self.limits.max_audio_seconds * rate:
                 raise MediaTooLargeError(f"decoded audio would be over {self.limits.max_audio_seconds:g} s")
         elif len(size) >= 2 and math.prod(size[-2:]) > self.limits.max_pixels:

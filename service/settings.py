@@ -42,6 +42,7 @@ class ServiceSettings:
     max_wait_ms: float = 0.0
     #: Queued requests per tokenizer; one more is answered 429.
     max_queue: int = 256
+    #: Seconds from arrival to answer before 503 (0: no limit).
     request_timeout_s: float = 30.0
     api_key_file: str | None = None
     workers: int = 1

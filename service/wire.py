@@ -143,17 +143,23 @@ class EncodedTokens:
 
     @classmethod
     def from_npy(cls, body: bytes, headers: Mapping[str, str], tokenizer: str = "") -> EncodedTokens:
-        """An ``.npy`` body with the headers ``headers()`` writes. Only the kind is required:
-        without ``X-Tzoo-Original-Size`` the tokenizer decodes the whole token grid."""
+        """An ``.npy`` body with the headers ``headers()`` writes, all optional: without
+        ``X-Tzoo-Kind`` integer data are ids and float data latents; without
+        ``X-Tzoo-Original-Size`` the tokenizer decodes the whole token grid."""
         data = read_npy(body)
         meta = {
             "tokenizer": headers.get(H_TOKENIZER, tokenizer),
-            "kind": headers.get(H_KIND),
+            "kind": headers.get(H_KIND) or kind_of(data),
             "original_size": _size_header(headers.get(H_ORIGINAL_SIZE)),
             "sample_rate": headers.get(H_SAMPLE_RATE),
             "extras": _json_header(headers.get(H_EXTRAS)),
         }
         return cls.from_json(meta, data=data)
+
+
+def kind_of(data: np.ndarray) -> str:
+    """The kind bare token data stand for: integers are ids, anything else latents."""
+    return "discrete" if data.dtype.kind in "iu" else "continuous"
 
 
 def check_token_array(data: np.ndarray, kind: str) -> np.ndarray:
@@ -302,8 +308,7 @@ def load_tokens(path: str | Path, tokenizer: str = "") -> EncodedTokens:
             meta_path = path.with_suffix(".json")
             if meta_path.is_file():
                 return EncodedTokens.from_json(json.loads(meta_path.read_text()), data=data)
-            kind = "discrete" if data.dtype.kind in "iu" else "continuous"
-            return EncodedTokens.from_json({"tokenizer": tokenizer, "kind": kind}, data=data)
+            return EncodedTokens.from_json({"tokenizer": tokenizer, "kind": kind_of(data)}, data=data)
         return EncodedTokens.from_json(json.loads(path.read_text()))
     except OSError as exc:
         raise InvalidTokensError(f"cannot read tokens from {path}: {exc.strerror}") from exc
