@@ -1,13 +1,14 @@
 """``tzoo bench service``: bounded load on the REST service over loopback.
 
 Phases, each against a fresh ``tzoo serve`` process on 127.0.0.1 and each bounded in
-time (and count): the per-request overhead of the service over an in-process
-``tz.load(...).encode`` on the same PNG bytes (one sequential client, npy transport);
-``--clients`` concurrent clients with dynamic batching on and off
-(``--max-batch-size 1``); JSON vs npy transport; and a soak run that records 5xx
-answers and the server's resident memory at start and end. The load generator
-(httpx, asyncio) runs on the same machine as the server, so on a small CPU it takes
-cores from the server: figures are for comparing settings on one machine.
+time (and count); the compared ones run interleaved ``repeats`` times, so drifting load
+from other work on the machine hits both sides alike. Measured: the per-request overhead
+of the service over an in-process ``tz.load(...).encode`` on the same PNG bytes (one
+sequential client, npy transport); ``--clients`` concurrent clients with dynamic
+batching on and off (``--max-batch-size 1``); JSON vs npy transport; and a soak run that
+records 5xx answers and the server's resident memory at start and end. The load
+generator (httpx, asyncio) runs on the same machine as the server, so on a small CPU it
+takes cores from the server: figures are for comparing settings on one machine.
 """
 
 from __future__ import annotations
@@ -245,6 +246,7 @@ def run_service_benchmark(
     soak_seconds: float = 60.0,
     out_dir: str | None = None,
     torch_threads: int = 0,
+    repeats: int = 3,
 ) -> dict[str, Any]:
     import os
 
@@ -260,19 +262,31 @@ def run_service_benchmark(
         f"encode alone {local['encode_only_ms']:.2f} ms",
         flush=True,
     )
-    sequential = _phase("sequential", name, images, common, 1, seconds, "npy", max_requests=OVERHEAD_REQUESTS)
-    overhead_ms = sequential.p50_ms - local["decode_png_and_encode_ms"]
-    print(f"service overhead (npy, median): {overhead_ms:.2f} ms per request", flush=True)
-    batched = _phase("batching-on", name, images, common, clients, seconds, "npy")
-    unbatched = _phase(
-        "batching-off", name, images, [*common, "--max-batch-size", "1"], clients, seconds, "npy"
-    )
+    # On a shared machine the load drifts: the phases being compared run interleaved, and
+    # the figures are medians over the repeats.
+    sequential, batched, unbatched = [], [], []
+    for _ in range(repeats):
+        args = (name, images)
+        sequential.append(
+            _phase("sequential", *args, common, 1, seconds, "npy", max_requests=OVERHEAD_REQUESTS)
+        )
+        batched.append(_phase("batching-on", *args, common, clients, seconds, "npy"))
+        unbatched.append(
+            _phase("batching-off", *args, [*common, "--max-batch-size", "1"], clients, seconds, "npy")
+        )
     as_json = _phase("batching-on", name, images, common, clients, seconds, "json")
-    phases = [sequential, batched, unbatched, as_json]
+    phases = [*sequential, *batched, *unbatched, as_json]
     if soak_seconds > 0:
         phases.append(_phase("soak", name, images, common, clients, soak_seconds, "npy", track_rss=True))
-    ratio = batched.requests_per_s / unbatched.requests_per_s if unbatched.requests_per_s else float("nan")
-    print(f"batching on / off at {clients} clients: {ratio:.2f}x requests/s", flush=True)
+    overhead_ms = statistics.median(p.p50_ms for p in sequential) - local["decode_png_and_encode_ms"]
+    ratios = [on.requests_per_s / off.requests_per_s for on, off in zip(batched, unbatched, strict=True)]
+    ratio = statistics.median(ratios)
+    print(f"service overhead (npy, median of sequential p50s - in-process): {overhead_ms:.2f} ms", flush=True)
+    print(
+        f"batching on / off at {clients} clients: {ratio:.2f}x requests/s "
+        f"(median; per repeat {', '.join(f'{r:.2f}' for r in ratios)})",
+        flush=True,
+    )
     report = {
         "machine": {
             "cpu": _cpu_name(),
@@ -287,11 +301,17 @@ def run_service_benchmark(
         "in_process_ms": local,
         "service_overhead_ms_median": overhead_ms,
         "batching_speedup": ratio,
+        "batching_speedup_per_repeat": ratios,
+        "repeats": repeats,
         "phases": [asdict(p) for p in phases],
     }
     if out_dir:
         _write(report, Path(out_dir))
     return report
+
+
+def _loads(averages: list[float]) -> str:
+    return " / ".join(f"{x:.2f}" for x in averages)
 
 
 def _write(report: dict[str, Any], out: Path) -> None:
@@ -303,14 +323,17 @@ def _write(report: dict[str, Any], out: Path) -> None:
         f"# tzoo bench service: {report['tokenizer']}, {report['image_size']}x{report['image_size']} PNGs",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores; load generator and server share them (loopback). "
-        f"Load average (1, 5, 15 min) before {m['load_average_before']}, after {m['load_average_after']}. "
+        f"Load average (1, 5, 15 min; other work shares the machine) before "
+        f"{_loads(m['load_average_before'])}, after {_loads(m['load_average_after'])}. "
         f"torch threads: {report['torch_threads']}.",
         "",
         f"- In-process (PNG decode + encode): {local['decode_png_and_encode_ms']:.2f} ms median; "
         f"encode alone {local['encode_only_ms']:.2f} ms.",
         f"- Service overhead over in-process, npy, one sequential client: "
-        f"{report['service_overhead_ms_median']:.2f} ms median per request.",
-        f"- Batching on / off: {report['batching_speedup']:.2f}x requests/s.",
+        f"{report['service_overhead_ms_median']:.2f} ms per request (median of the repeats' p50s "
+        "minus the in-process median).",
+        f"- Batching on / off: {report['batching_speedup']:.2f}x requests/s (median of {report['repeats']} "
+        f"interleaved repeats: {', '.join(f'{r:.2f}' for r in report['batching_speedup_per_repeat'])}).",
         "",
         "| phase | clients | transport | server flags | req/s | p50 ms | p95 ms | p99 ms | mean batch "
         "| 5xx | other statuses | conn errors | RSS MiB start -> end |",

@@ -224,3 +224,15 @@ def test_make_serve_starts_the_service() -> None:
         ["make", "-n", "-W", "pyproject.toml", "serve"], cwd=REPO, capture_output=True, text=True
     )
     assert "tzoo serve" in dry_run.stdout
+
+
+@pytest.mark.slow
+def test_bench_service_smoke(tmp_path: Path) -> None:
+    from tokenizers_zoo.benchmarks.service import run_service_benchmark
+
+    report = run_service_benchmark(
+        size=32, clients=2, seconds=0.5, soak_seconds=0, repeats=1, out_dir=str(tmp_path), torch_threads=1
+    )
+    assert report["tokenizer"] == image_name()
+    assert all(p["requests"] > 0 and p["errors_5xx"] == 0 for p in report["phases"])
+    assert "Batching on / off" in (tmp_path / "results.md").read_text()

@@ -96,6 +96,7 @@ def _cmd_bench_service(args: argparse.Namespace) -> int:
         soak_seconds=args.soak_seconds,
         out_dir=args.out,
         torch_threads=args.torch_threads,
+        repeats=args.repeats,
     )
     return 0
 
@@ -285,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=10.0, help="length of each load phase (default 10)")
     p.add_argument("--soak-seconds", type=float, default=60.0, help="length of the soak run (0: none)")
     p.add_argument("--torch-threads", type=int, default=0, help="for the server and the in-process baseline")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats of the compared phases")
     p.add_argument("--out", help="directory for results.json and results.md")
     p.set_defaults(func=_cmd_bench_service)
     return parser
