@@ -115,6 +115,14 @@ def test_image_round_trip_json_and_npy_agree(http: httpx.Client) -> None:
     pixels = np.load(io.BytesIO(from_npy.content), allow_pickle=False)
     assert pixels.shape == (40, 56, 3) and pixels.dtype == np.uint8
     assert np.array_equal(pixels, np.asarray(Image.open(io.BytesIO(from_json.content))))
+    # A model's output: no headers, so the kind comes from the dtype and the size from the grid.
+    bare = http.post(
+        f"/v1/tokenizers/{IMAGE}/decode",
+        content=as_npy.content,
+        headers={"Content-Type": "application/x-npy"},
+    )
+    grid = Image.open(io.BytesIO(bare.content)).size
+    assert bare.status_code == 200 and grid[0] >= 56 and grid[1] >= 40
 
 
 def test_multipart_npy_media_and_other_image_types(http: httpx.Client) -> None:

@@ -143,6 +143,14 @@ def test_sigterm_stops_the_service_cleanly(tmp_path: Path) -> None:
     assert "Application shutdown complete" in log.read_text()
 
 
+@pytest.mark.slow
+def test_several_worker_processes_share_the_port() -> None:
+    with LocalServer(["--tokenizers", image_name(), "--workers", "2", "--max-batch-size", "4"]) as running:
+        with Client(running.url) as client:
+            results = client.encode_many(image_name(), [png(seed=i) for i in range(8)], concurrency=4)
+        assert [r.original_size for r in results] == [(40, 56)] * 8
+
+
 def test_local_encode_and_decode_need_no_server(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     (tmp_path / "in.png").write_bytes(png(30, 20))
     assert main(["encode", image_name(), str(tmp_path / "in.png"), "-o", str(tmp_path / "t.json")]) == 0

@@ -66,6 +66,7 @@ def test_requests_queued_behind_a_running_batch_run_as_one_batch_and_overflow_ge
         overflow = httpx.post(f"{url}{ENCODE}", content=png(), headers=PNG_HEADERS)
         assert_problem(overflow, 429, "overloaded")
         assert int(overflow.headers["retry-after"]) >= 1
+        assert metric(url, "tzoo_rejected_requests_total", tokenizer=NAME, reason="queue_full") == 1
         holder[NAME].release()
         first.join(30)
         queued.join(30)
