@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from tokenizers_zoo.service.batching import BatcherClosedError, DynamicBatcher, QueueFullError
 from tokenizers_zoo.service.client import Client, OverloadedError
-from tokenizers_zoo.service.media_types import NotAcceptableError, negotiate
+from tokenizers_zoo.service.engine import ServedTokenizer
+from tokenizers_zoo.service.media_types import NO_LIMITS, NotAcceptableError, negotiate
+from tokenizers_zoo.service.metrics import ServiceMetrics
 from tokenizers_zoo.service.settings import ServiceSettings, SettingsError
 from tokenizers_zoo.service.wire import (
     EncodedTokens,
@@ -25,6 +27,7 @@ from tokenizers_zoo.service.wire import (
 )
 
 from tokenizers_zoo.errors import InvalidTokensError
+from tokenizers_zoo.tokenizers.patch import PatchConfig, PatchTokenizer
 
 
 # -- wire ----------------------------------------------------------------------------------
@@ -214,3 +217,19 @@ def test_client_retries_429_and_503_then_raises_typed_errors() -> None:
     with pytest.raises(OverloadedError) as error:
         client.list()
     assert error.value.status == 429 and error.value.type.endswith(":overloaded")
+
+
+def test_encode_options_come_from_the_query_as_json_values() -> None:
+    class WithOptions(PatchTokenizer):
+        options = ("bandwidth", "mode")
+
+    served = ServedTokenizer(
+        WithOptions(PatchConfig(8), "opts"),
+        ServiceMetrics(),
+        NO_LIMITS,
+        max_batch_size=2,
+        max_wait_ms=0,
+        max_queue=2,
+    )
+    query = {"bandwidth": "6", "mode": "fast", "sample_rate": "16000", "other": "1"}
+    assert served.options_from_query(query) == {"bandwidth": 6, "mode": "fast"}

@@ -204,6 +204,23 @@ def _cmd_client(args: argparse.Namespace) -> int:
     return 0
 
 
+def _encode_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """What local and client ``encode`` share."""
+    p.add_argument("name")
+    p.add_argument("file", help="image (png, jpeg, webp, gif), audio (wav, flac, ogg, mp3) or .npy array")
+    p.add_argument("-o", "--output", required=True, help="OUT.npy (+ OUT.json metadata) or OUT.json")
+    p.add_argument("--sample-rate", type=int, help="rate of raw samples in a .npy file")
+    return p
+
+
+def _decode_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """What local and client ``decode`` share."""
+    p.add_argument("name")
+    p.add_argument("tokens", help="IN.npy (with IN.json beside it, if encode wrote one) or IN.json")
+    p.add_argument("-o", "--output", required=True, help="OUT.png / .jpg / .webp / .wav / .npy")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tzoo", description="Media <-> tokens for NTP models.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -224,18 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help="an image file to use instead of the built-in test pattern")
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("encode", help="encode a media file locally (no server) into a tokens file")
-    p.add_argument("name")
-    p.add_argument("file", help="image (png, jpeg, webp, gif), audio (wav, flac, ogg, mp3) or .npy array")
-    p.add_argument("-o", "--output", required=True, help="OUT.npy (+ OUT.json metadata) or OUT.json")
-    p.add_argument("--sample-rate", type=int, help="rate of raw samples in a .npy file")
+    p = _encode_arguments(sub.add_parser("encode", help="encode a media file locally (no server)"))
     p.add_argument("--weights", help="checkpoint directory or .safetensors file")
     p.set_defaults(func=_cmd_encode)
-
-    p = sub.add_parser("decode", help="decode a tokens file locally (no server) into media")
-    p.add_argument("name")
-    p.add_argument("tokens", help="IN.npy (with IN.json beside it, if encode wrote one) or IN.json")
-    p.add_argument("-o", "--output", required=True, help="OUT.png / .jpg / .webp / .wav / .npy")
+    p = _decode_arguments(sub.add_parser("decode", help="decode a tokens file locally (no server)"))
     p.add_argument("--weights", help="checkpoint directory or .safetensors file")
     p.set_defaults(func=_cmd_decode)
 
@@ -264,15 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     client_sub = client.add_subparsers(dest="client_command", required=True)
     client_sub.add_parser("ready", help="exit 0 when /readyz says ready (a container healthcheck)")
     client_sub.add_parser("list", help="the tokenizers the service serves, as JSON")
-    p = client_sub.add_parser("encode", help="encode FILE on the service into a tokens file")
-    p.add_argument("name")
-    p.add_argument("file")
-    p.add_argument("-o", "--output", required=True, help="OUT.npy (+ OUT.json metadata) or OUT.json")
-    p.add_argument("--sample-rate", type=int, help="rate of raw samples in a .npy file")
-    p = client_sub.add_parser("decode", help="decode a tokens file on the service into media")
-    p.add_argument("name")
-    p.add_argument("tokens")
-    p.add_argument("-o", "--output", required=True, help="OUT.png / .jpg / .webp / .wav / .npy")
+    _encode_arguments(client_sub.add_parser("encode", help="encode a media file on the service"))
+    _decode_arguments(client_sub.add_parser("decode", help="decode a tokens file on the service"))
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
     p = bench.add_parser("quantizers", help="quantizer speed and memory vs vector-quantize-pytorch")
