@@ -8,6 +8,7 @@ the network: weights are files shipped in the package or given by the caller.
 from __future__ import annotations
 
 import difflib
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,14 @@ _ENTRIES: dict[str, RegistryEntry] = {}
 _DEFAULTS: dict[tuple[str, str], str] = {}
 
 
+def _with_builtins() -> dict[str, RegistryEntry]:
+    """The entries, built-in tokenizers included: they register when their package is
+    imported, which ``import tokenizers_zoo`` no longer does eagerly (it stays torch-free),
+    so every lookup makes sure of it first."""
+    importlib.import_module("tokenizers_zoo.tokenizers")
+    return _ENTRIES
+
+
 def register(
     name: str,
     architecture: type[Tokenizer],
@@ -93,14 +102,14 @@ def list_tokenizers(modality: str | None = None, kind: str | None = None) -> lis
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     return sorted(
         name
-        for name, entry in _ENTRIES.items()
+        for name, entry in _with_builtins().items()
         if (modality is None or entry.modality == modality) and (kind is None or entry.kind == kind)
     )
 
 
 def get_entry(name: str) -> RegistryEntry:
     try:
-        return _ENTRIES[name]
+        return _with_builtins()[name]
     except KeyError:
         close = difflib.get_close_matches(name, list(_ENTRIES), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -113,6 +122,7 @@ def default_tokenizer(modality: str, kind: str = "discrete") -> str:
     """The name ``tzoo`` and the service use when none is given for this modality and kind."""
     if modality not in MODALITIES or kind not in KINDS:
         raise ValueError(f"modality must be one of {MODALITIES} and kind one of {KINDS}")
+    _with_builtins()
     try:
         return _DEFAULTS[(modality, kind)]
     except KeyError:
@@ -138,7 +148,7 @@ def load(
     A tokenizer with parameters and no weights raises ``WeightsNotFoundError``
     naming the file it expected.
     """
-    if Path(name).is_dir() and (Path(name) / CONFIG_FILE).is_file() and name not in _ENTRIES:
+    if Path(name).is_dir() and (Path(name) / CONFIG_FILE).is_file() and name not in _with_builtins():
         return Tokenizer.from_pretrained(name, device=device, dtype=dtype)
     device = check_device(device)
     entry = get_entry(name)
