@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import numpy as np
 import uvicorn
 from fastapi import FastAPI
@@ -45,8 +46,9 @@ def wav(samples: int = 4000, rate: int = 16000) -> bytes:
 
 
 @contextlib.contextmanager
-def running(app: FastAPI) -> Iterator[uvicorn.Server]:
-    """``app`` under a real uvicorn server on a free loopback port (``server.url``)."""
+def running(app: FastAPI, ready: bool = False) -> Iterator[uvicorn.Server]:
+    """``app`` under a real uvicorn server on a free loopback port (``server.url``);
+    ``ready=True`` also waits until every tokenizer has loaded (``/readyz`` is 200)."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -57,6 +59,8 @@ def running(app: FastAPI) -> Iterator[uvicorn.Server]:
         time.sleep(0.02)
     server.url = f"http://127.0.0.1:{server.config.port}"  # type: ignore[attr-defined]
     server.thread = thread  # type: ignore[attr-defined]
+    if ready:
+        wait_until(lambda: httpx.get(f"{server.url}/readyz").status_code == 200, timeout=120)
     try:
         yield server
     finally:

@@ -79,7 +79,7 @@ def test_registry_lists_filters_and_defaults() -> None:
     assert names == sorted(names) and "image-patch-p16" in names and "audio-mulaw-8bit" in names
     assert tz.list_tokenizers(modality="audio") == ["audio-mulaw-8bit"]
     assert "image-patch-p16" in tz.list_tokenizers(kind="continuous")
-    assert tz.default_tokenizer("image", "continuous") == "image-patch-p16"
+    assert tz.default_tokenizer("image", "continuous") == "image-kl-f8-c16"
     assert tz.default_tokenizer("audio") == "audio-mulaw-8bit"
     with pytest.raises(ValueError):
         tz.list_tokenizers(modality="text")

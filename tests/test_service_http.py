@@ -38,7 +38,7 @@ LIMITS = {"max_pixels": 200 * 200, "max_audio_seconds": 2.0, "max_body_bytes": 2
 @pytest.fixture(scope="module")
 def url() -> str:
     settings = ServiceSettings(tokenizers=(IMAGE, AUDIO), **LIMITS)
-    with running(create_app(settings)) as server:
+    with running(create_app(settings), ready=True) as server:
         yield server.url
 
 
@@ -299,7 +299,7 @@ def test_api_keys(tmp_path) -> None:  # noqa: ANN001
     keys = tmp_path / "keys"
     keys.write_text("# service keys\nfirst-key\n\nsecond-key\n")
     settings = ServiceSettings.from_env({}, tokenizers=(IMAGE,), api_key_file=str(keys))
-    with running(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with running(create_app(settings), ready=True) as server, httpx.Client(base_url=server.url) as http:
         assert http.get("/healthz").status_code == 200 and http.get("/readyz").status_code == 200
         missing = assert_problem(http.get("/v1/tokenizers"), 401, "unauthorized")
         assert "API key" in missing["detail"]

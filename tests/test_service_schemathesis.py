@@ -26,7 +26,7 @@ def _binary(ctx: schemathesis.SerializationContext, value: object) -> bytes:
 @pytest.mark.slow
 def test_no_input_gets_a_5xx() -> None:
     names = (image_name(), audio_name())
-    with running(create_app(ServiceSettings(tokenizers=names, max_body_bytes=1 << 20))) as server:
+    with running(create_app(ServiceSettings(tokenizers=names, max_body_bytes=1 << 20)), ready=True) as server:
         raw = httpx.get(f"{server.url}/openapi.json").json()
         # Random names would only ever meet the 404 check: fuzz the served ones (and one unknown).
         for path in raw["paths"].values():

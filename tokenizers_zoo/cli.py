@@ -37,9 +37,24 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for name in names:
         entry = tz.get_entry(name)
         mark = "*" if name in defaults else " "
-        print(f"{mark} {name:<24} {entry.modality:<6} {entry.kind:<10} {entry.description}")
+        print(
+            f"{mark} {name:<20} {entry.modality:<6} {entry.kind:<10} {_token_facts(name):<22} {entry.description}"
+        )
     print("(* = default for its modality and kind)")
     return 0
+
+
+def _token_facts(name: str) -> str:
+    """Vocabulary and compression from the tokenizer's own info (built without weights)."""
+    import tokenizers_zoo as tz
+
+    try:
+        info = tz.load(name, pretrained=False).info
+    except tz.TokenizersZooError:
+        return "(weights missing)"
+    size = f"{'x'.join(map(str, info.vocab_size))} codes" if info.vocab_size else f"{info.latent_dim} ch"
+    factor = f"f{info.spatial_factor}" if info.modality != "audio" else f"hop {info.temporal_factor}"
+    return f"{size}, {factor}"
 
 
 def _has_default(modality: str, kind: str) -> bool:

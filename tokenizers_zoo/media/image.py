@@ -146,7 +146,7 @@ def read_image(data: bytes, max_pixels: int | None = None) -> np.ndarray:
                 raise MediaTooLargeError(
                     f"image of {image.width}x{image.height} pixels is over the limit of {max_pixels} pixels"
                 )
-            return np.asarray(_pil_to_rgb(image))
+            return np.asarray(pil_to_rgb(image))
     except MediaTooLargeError:
         raise
     except Image.DecompressionBombError as exc:
