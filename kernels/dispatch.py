@@ -3,7 +3,8 @@
 ``TZOO_KERNELS=triton|torch|faiss`` forces one backend for every kernel call, e.g. to
 compare them or to run the Triton kernels on CPU tensors in tests. Triton compiles
 for GPUs only; on CPU tensors it runs in Triton's interpreter, which is slow and
-therefore used only when ``TRITON_INTERPRET=1`` says so explicitly. faiss-cpu
+therefore used only when ``TRITON_INTERPRET=1`` says so explicitly (and before triton
+is imported: Triton reads it once). faiss-cpu
 implements only the nearest-code search, on CPU tensors; with it forced, the other
 kernels take their torch path.
 
@@ -44,8 +45,13 @@ def faiss_available() -> bool:
 
 
 def triton_interpreting() -> bool:
-    """Whether the user asked for Triton's CPU interpreter (read at every call)."""
-    return os.environ.get("TRITON_INTERPRET", "") == "1"
+    """Whether Triton runs in its CPU interpreter: ``TRITON_INTERPRET=1`` was set before
+    triton was first imported (Triton reads it then, once)."""
+    if os.environ.get("TRITON_INTERPRET", "") != "1":
+        return False
+    from tokenizers_zoo.kernels.triton_runtime import interpreter_active
+
+    return interpreter_active()
 
 
 def forced_backend() -> Backend | None:
@@ -62,8 +68,9 @@ def _check_triton(device: torch.device) -> None:
         raise KernelBackendError(f"{ENV_VAR}=triton but triton is not installed (pip install triton)")
     if device.type == "cpu" and not triton_interpreting():
         raise KernelBackendError(
-            f"{ENV_VAR}=triton on CPU tensors needs TRITON_INTERPRET=1: Triton compiles for GPUs "
-            "only and runs on CPU only in its (slow) interpreter"
+            f"{ENV_VAR}=triton on CPU tensors needs TRITON_INTERPRET=1 in the environment before "
+            "triton is first imported: Triton compiles for GPUs only and runs on CPU only in its "
+            "(slow) interpreter"
         )
     if device.type not in ("cpu", "cuda"):
         raise KernelBackendError(f"{ENV_VAR}=triton supports cuda (and cpu when interpreting), not {device}")

@@ -28,6 +28,7 @@ Metric = Literal["l2", "cosine", "ip"]
 
 METRICS = ("l2", "cosine", "ip")
 DEFAULT_MAX_BLOCK_ELEMENTS = 1 << 24  # 64 MiB of fp32 distances per block
+TRITON_MAX_DIM = 512  # the Triton kernel holds a row block's whole vectors in registers
 
 
 def unit_rows(x: Tensor) -> Tensor:
@@ -138,7 +139,7 @@ def nearest_code(
     shape): the squared euclidean distance for ``"l2"``, ``1 - cos`` for ``"cosine"``
     and ``-<x, c>`` for ``"ip"``. A zero vector under ``"cosine"`` is at distance 1
     from every code and maps to code 0. ``max_block_elements`` bounds the distances
-    the torch path holds at once.
+    the torch path holds at once; it also serves D > 512 where Triton would run.
     """
     check_search_args(x, codebook, metric)
     num_codes, dim = codebook.shape
@@ -148,7 +149,7 @@ def nearest_code(
         empty = torch.empty(batch_shape, device=x.device)
         return empty.long(), empty.float()
     backend = select_backend(x.device, faiss_supported=True, faiss_preferred=metric == "l2")
-    if backend == "triton":
+    if backend == "triton" and dim <= TRITON_MAX_DIM:
         from tokenizers_zoo.kernels.triton_search import triton_search
 
         offset, scale = score_terms(codebook, metric)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 from tokenizers_zoo.kernels.dispatch import select_backend
 from tokenizers_zoo.kernels.nearest import (
+    TRITON_MAX_DIM,
     check_search_args,
     lowest_identical_codes,
     nearest_code,
@@ -47,7 +48,7 @@ def rvq_encode(x: Tensor, codebooks: Tensor | Sequence[Tensor]) -> tuple[Tensor,
     num_stages, _, dim = codebooks.shape
     flat = x.reshape(-1, dim)
     codes = codebooks.float()
-    if flat.shape[0] and select_backend(x.device) == "triton":
+    if flat.shape[0] and dim <= TRITON_MAX_DIM and select_backend(x.device) == "triton":
         from tokenizers_zoo.kernels.triton_search import triton_search
 
         terms = [score_terms(stage, "l2") for stage in codes]

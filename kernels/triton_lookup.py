@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
-from tokenizers_zoo.kernels.triton_runtime import DualKernel
+from tokenizers_zoo.kernels.triton_runtime import TritonKernel
 
 
 def _gather(
@@ -42,7 +42,7 @@ def _gather(
         )
 
 
-_KERNEL = DualKernel(
+_KERNEL = TritonKernel(
     _gather,
     compiled_meta={"BLOCK_N": 64, "BLOCK_D": 64, "num_warps": 4},
     interpret_meta={"BLOCK_N": 32, "BLOCK_D": 32},

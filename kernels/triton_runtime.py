@@ -1,10 +1,11 @@
-"""One Triton kernel, two ways to run it: compiled on CUDA, interpreted on CPU.
+"""How the Triton kernels are launched: compiled on CUDA, or in Triton's interpreter.
 
-``@triton.jit`` decides between the two once, at import, from ``TRITON_INTERPRET``.
-Here both are kept, so a test session can check the interpreter on CPU tensors and
-the compiled kernel on CUDA tensors side by side, and setting ``TRITON_INTERPRET=1``
-after import still works. Kernels must not call other ``@triton.jit`` functions: a
-compiled helper cannot be called from interpreted code.
+Triton picks its mode once, when it is first imported: with ``TRITON_INTERPRET=1`` every
+``@triton.jit`` function (its standard library included) becomes a numpy interpreter
+that runs on CPU tensors; otherwise kernels compile for the GPU and the two cannot be
+mixed in one process. ``TritonKernel`` follows that mode: compiled kernels are
+autotuned over ``configs`` for the H100/H200; interpreted ones use small fixed blocks,
+since the interpreter runs every program in numpy.
 """
 
 from __future__ import annotations
@@ -14,9 +15,16 @@ from typing import Any
 
 import torch
 import triton
+import triton.language.standard
 from triton.runtime import interpreter
 from triton.runtime.interpreter import InterpretedFunction
-from triton.runtime.jit import JITFunction
+
+Grid = Callable[[dict[str, Any]], tuple[int, ...]]
+
+
+def interpreter_active() -> bool:
+    """Whether Triton was imported in interpreter mode (``TRITON_INTERPRET=1`` set before)."""
+    return isinstance(triton.language.standard.sum, InterpretedFunction)
 
 
 def _index_scalars_with_item() -> None:
@@ -36,13 +44,12 @@ def _index_scalars_with_item() -> None:
     interpreter._patch_lang_tensor = patch
 
 
-class DualKernel:
-    """``kernel(device, grid, *args, **meta)`` runs ``fn`` on the tensors' device.
+class TritonKernel:
+    """``kernel(device, grid, *args, **meta)`` launches ``fn`` on the tensors' device.
 
-    On CUDA the kernel is compiled with ``compiled_meta`` and, when ``configs`` are
-    given, autotuned over them (keyed by ``key``). On CPU it is interpreted with
-    ``interpret_meta`` (small blocks: the interpreter runs every block in numpy).
-    ``grid`` maps the meta-parameters in force to the launch grid.
+    ``grid`` maps the meta-parameters in force to the launch grid. Compiled, the kernel
+    gets ``compiled_meta`` and, when ``configs`` are given, is autotuned over them (keyed
+    by ``key``); interpreted, it gets ``interpret_meta``.
     """
 
     def __init__(
@@ -55,22 +62,24 @@ class DualKernel:
         compiled_meta: dict[str, Any] | None = None,
         interpret_meta: dict[str, Any] | None = None,
     ) -> None:
-        compiled: Any = JITFunction(fn)
-        if configs:
-            compiled = triton.autotune(list(configs), key=list(key), prune_configs_by=prune_configs_by)(
-                compiled
-            )
-        self.compiled = compiled
-        _index_scalars_with_item()
-        self.interpreted = InterpretedFunction(fn)
-        self.compiled_meta = compiled_meta or {}
-        self.interpret_meta = interpret_meta or {}
+        self.interpreted = interpreter_active()
+        kernel: Any = triton.jit(fn)
+        if self.interpreted:
+            _index_scalars_with_item()
+            self.meta = interpret_meta or {}
+        else:
+            if configs:
+                kernel = triton.autotune(list(configs), key=list(key), prune_configs_by=prune_configs_by)(
+                    kernel
+                )
+            self.meta = compiled_meta or {}
+        self.kernel = kernel
 
     def __call__(
         self, device: torch.device, grid: Callable[[dict[str, Any]], tuple[int, ...]], *args, **meta
     ):
-        if device.type == "cuda":
-            with torch.cuda.device(device):
-                return self.compiled[grid](*args, **self.compiled_meta, **meta)
-        full_meta = {**self.interpret_meta, **meta}
-        return self.interpreted[lambda _: grid(full_meta)](*args, **full_meta)
+        if self.interpreted:
+            full = {**self.meta, **meta}
+            return self.kernel[lambda _: grid(full)](*args, **full)
+        with torch.cuda.device(device):
+            return self.kernel[grid](*args, **self.meta, **meta)

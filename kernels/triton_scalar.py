@@ -15,7 +15,7 @@ import torch
 import triton
 import triton.language as tl
 from tokenizers_zoo.kernels.scalar import FSQConstants
-from tokenizers_zoo.kernels.triton_runtime import DualKernel
+from tokenizers_zoo.kernels.triton_runtime import TritonKernel
 from triton.language.extra import libdevice
 
 
@@ -106,13 +106,13 @@ def _lfq(
     tl.store(indices_ptr + rows64, index, mask=rows < n)
 
 
-_FSQ = DualKernel(
+_FSQ = TritonKernel(
     _fsq, compiled_meta={"BLOCK_N": 128, "enable_fp_fusion": False}, interpret_meta={"BLOCK_N": 64}
 )
-_LFQ = DualKernel(_lfq, compiled_meta={"BLOCK_N": 128}, interpret_meta={"BLOCK_N": 64})
+_LFQ = TritonKernel(_lfq, compiled_meta={"BLOCK_N": 128}, interpret_meta={"BLOCK_N": 64})
 
 
-def _run(kernel: DualKernel, z: torch.Tensor, *args, **meta) -> tuple[torch.Tensor, torch.Tensor]:
+def _run(kernel: TritonKernel, z: torch.Tensor, *args, **meta) -> tuple[torch.Tensor, torch.Tensor]:
     """Launch a per-row kernel over ``z (..., C)``: fp32 codes of z's shape, int64 indices."""
     flat = z.reshape(-1, z.shape[-1])
     n, channels = flat.shape
@@ -138,7 +138,7 @@ def _run(kernel: DualKernel, z: torch.Tensor, *args, **meta) -> tuple[torch.Tens
 
 def triton_fsq(z: torch.Tensor, const: FSQConstants) -> tuple[torch.Tensor, torch.Tensor]:
     args = (const.shift, const.half_l, const.offset, const.half_width, const.levels, const.basis)
-    return _run(_FSQ, z, *args, LIBDEVICE=z.device.type == "cuda")
+    return _run(_FSQ, z, *args, LIBDEVICE=not _FSQ.interpreted)
 
 
 def triton_lfq(

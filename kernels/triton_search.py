@@ -25,9 +25,8 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
-from tokenizers_zoo.kernels.triton_runtime import DualKernel
-
-MAX_DIM = 512
+from tokenizers_zoo.kernels.nearest import TRITON_MAX_DIM
+from tokenizers_zoo.kernels.triton_runtime import TritonKernel
 
 
 def _search(
@@ -139,7 +138,7 @@ _CONFIGS = [
     ]
 ]
 
-_KERNEL = DualKernel(
+_KERNEL = TritonKernel(
     _search,
     configs=_CONFIGS,
     key=["n_codes", "BLOCK_D", "NUM_STAGES", "DOT_DTYPE", "METRIC"],
@@ -168,12 +167,12 @@ def triton_search(
     """
     n, dim = x.shape
     num_stages, n_codes, _ = codebooks.shape
-    if dim > MAX_DIM:
-        raise ValueError(f"the Triton search handles D up to {MAX_DIM}, got {dim}")
-    on_cuda = x.device.type == "cuda"
+    if dim > TRITON_MAX_DIM:
+        raise ValueError(f"the Triton search handles D up to {TRITON_MAX_DIM}, got {dim}")
+    compiled = not _KERNEL.interpreted
     # Triton's interpreter multiplies bf16 blocks as raw 16-bit integers; it gets fp32
     # operands instead, which give the same products (exact in fp32) and fp32 sums.
-    half_types = (torch.bfloat16, torch.float16) if on_cuda else (torch.float16,)
+    half_types = (torch.bfloat16, torch.float16) if compiled else (torch.float16,)
     same_half = x.dtype == codebooks.dtype and x.dtype in half_types
     dot_dtype = x.dtype if same_half and num_stages == 1 else torch.float32
     indices = torch.empty(n, num_stages, dtype=torch.int64, device=x.device)
@@ -204,7 +203,7 @@ def triton_search(
         WRITE_DISTANCE=distance is not None,
         WRITE_QUANTIZED=quantized is not None,
         DOT_DTYPE=_TL_DTYPES[dot_dtype],
-        INPUT_PRECISION="tf32x3" if on_cuda and dot_dtype == torch.float32 else "ieee",
+        INPUT_PRECISION="tf32x3" if compiled and dot_dtype == torch.float32 else "ieee",
         BLOCK_D=max(16, triton.next_power_of_2(dim)),
     )
     return indices, distance, quantized
