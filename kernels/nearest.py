@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 from tokenizers_zoo.kernels.dispatch import select_backend
 from torch import Tensor
@@ -56,13 +57,21 @@ def score_terms(codes: Tensor, metric: Metric) -> tuple[Tensor, Tensor]:
 
 def _row_hashes(codes: Tensor) -> Tensor:
     """A 64-bit hash of each row's fp32 bits. Wrapping integer sums do not depend on the
-    reduction order, so identical rows always hash alike (``+ 0.0`` merges -0.0 into 0.0)."""
-    bits = (codes.float() + 0.0).view(torch.int32)
+    reduction order, so identical rows always hash alike (``+ 0.0`` merges -0.0 into 0.0).
+
+    On CPU this runs in numpy: single-threaded, it takes ~0.1 ms for 4096 x 32 codes,
+    where torch's thread pool on a busy 2-core machine took 30-70 ms.
+    """
     gen = torch.Generator().manual_seed(0x7A00)
-    mult = (torch.randint(1, 1 << 30, (2, codes.shape[1]), generator=gen) * 2 + 1).int().to(codes.device)
-    low = (bits * mult[0]).sum(-1, dtype=torch.int32).long() & 0xFFFFFFFF
-    high = (bits * mult[1]).sum(-1, dtype=torch.int32).long()
-    return (high << 32) | low
+    mult = torch.randint(1, 1 << 30, (2, codes.shape[1]), generator=gen) * 2 + 1
+    if codes.device.type == "cpu":
+        bits = (codes.float().numpy() + np.float32(0.0)).view(np.int32)
+        sums = [(bits * m).sum(-1, dtype=np.int32).astype(np.int64) for m in mult.int().numpy()]
+        return torch.from_numpy((sums[1] << 32) | (sums[0] & 0xFFFFFFFF))
+    bits = (codes.float() + 0.0).view(torch.int32)
+    mult = mult.int().to(codes.device)
+    low, high = ((bits * m).sum(-1, dtype=torch.int32).long() for m in mult)
+    return (high << 32) | (low & 0xFFFFFFFF)
 
 
 def lowest_identical_codes(codes: Tensor) -> Tensor | None:
@@ -73,7 +82,7 @@ def lowest_identical_codes(codes: Tensor) -> Tensor | None:
     ~100x dearer).
     """
     num_codes = codes.shape[0]
-    if num_codes < 2 or torch.unique(_row_hashes(codes)).numel() == num_codes:
+    if num_codes < 2 or _row_hashes(codes).unique().numel() == num_codes:
         return None
     _, inverse = torch.unique(codes, dim=0, return_inverse=True)
     order = torch.arange(num_codes, device=codes.device)

@@ -262,3 +262,19 @@ def test_default_cpu_backends(monkeypatch):
     monkeypatch.setenv("TZOO_KERNELS", "faiss")
     assert select_backend(cpu) == "torch"  # kernels faiss does not implement
     assert select_backend(cpu, faiss_supported=True) == "faiss"
+
+
+def test_residual_vq_searches_all_stages_in_one_fused_call(device, monkeypatch):
+    import tokenizers_zoo.quantizers.residual as residual
+
+    calls = []
+    monkeypatch.setattr(residual, "rvq_encode", lambda *a: calls.append(1) or rvq_encode(*a))
+    torch.manual_seed(0)
+    module = ResidualVQ(8, 4, 20).eval()
+    x = randn(3, 7, 8, seed=19)
+    with torch.no_grad():
+        ref = reference(module, x)
+        out = module.to(device)(x.to(device))
+    assert calls == [1]
+    assert torch.equal(out.indices.cpu(), ref.indices)
+    assert torch.equal(out.quantized.cpu(), ref.quantized)
