@@ -1,13 +1,13 @@
 """Nearest-code search: one entry point, three backends, one tie rule.
 
 ``nearest_code`` runs the fused Triton kernel on CUDA tensors and, on CPU tensors,
-faiss-cpu's fused scan for ``"l2"`` or else a blocked matmul + argmin in torch
-(``kernels.dispatch`` says why). None of them materialises the N x K distance matrix
-of vector-quantize-pytorch: the torch path processes rows in blocks sized so that one
-block's distances stay under ``max_block_elements`` (peak extra memory O(block * K)),
-Triton keeps a running best per row in registers, and faiss does the same on CPU.
-Distances are fp32 whatever the input dtype, because bf16/fp16 distances collapse
-near-ties and overflow on large vectors.
+faiss-cpu (``kernels.dispatch`` says why) or a blocked matmul + argmin in torch. None
+of them materialises the N x K distance matrix of vector-quantize-pytorch: the torch
+path processes rows in blocks sized so that one block's distances stay under
+``max_block_elements`` (peak extra memory O(block * K)), Triton keeps a running best
+per row in registers, and faiss scans blocks on CPU. Distances are fp32 whatever the
+input dtype, because bf16/fp16 distances collapse near-ties and overflow on large
+vectors.
 
 Ties break to the lowest code index on every backend. Each backend keeps the first
 extremum it sees, but a GEMM need not give identical codes identical scores (MKL
@@ -107,7 +107,7 @@ def check_search_args(x: Tensor, codebook: Tensor, metric: str) -> None:
 def _torch_search(
     flat: Tensor, codebook: Tensor, metric: Metric, max_block_elements: int
 ) -> tuple[Tensor, Tensor]:
-    """Blocked ``addmm`` + ``min``: the reference path, and the CPU path for ip/cosine."""
+    """Blocked ``addmm`` + ``min``: the reference path, and the CPU path without faiss."""
     flat = flat.float()
     codes = codebook.float()
     if metric == "cosine":
@@ -157,7 +157,7 @@ def nearest_code(
     if flat.shape[0] == 0:
         empty = torch.empty(batch_shape, device=x.device)
         return empty.long(), empty.float()
-    backend = select_backend(x.device, faiss_supported=True, faiss_preferred=metric == "l2")
+    backend = select_backend(x.device, faiss_supported=True)
     if backend == "triton" and dim <= TRITON_MAX_DIM:
         from tokenizers_zoo.kernels.triton_search import triton_search
 

@@ -18,6 +18,7 @@ from tokenizers_zoo.kernels import lookup_codes, nearest_code
 from tokenizers_zoo.kernels.nearest import lowest_identical_codes
 
 from tokenizers_zoo.errors import InvalidTokensError
+from tokenizers_zoo.quantizers import ResidualVQ, VectorQuantizer
 
 
 @pytest.fixture(autouse=True, params=["torch", "faiss"])
@@ -342,3 +343,21 @@ def test_lookup_codes_roundtrip_with_nearest_code():
     codes = lookup_codes(indices.to(torch.int16), codebook)
     assert codes.shape == x.shape
     assert torch.equal(codes, codebook[indices])
+
+
+@pytest.mark.parametrize("use_cosine_sim", [False, True])
+def test_vector_quantizers_give_their_torch_path_outputs(use_cosine_sim):
+    torch.manual_seed(0)
+    modules = [
+        VectorQuantizer(16, 256, use_cosine_sim=use_cosine_sim).eval(),
+        ResidualVQ(16, 3, 64, use_cosine_sim=use_cosine_sim).eval(),
+    ]
+    x = torch.randn(4, 100, 16)
+    for module in modules:
+        with torch.no_grad(), pytest.MonkeyPatch.context() as mp:
+            out = module(x)
+            mp.setenv("TZOO_KERNELS", "torch")
+            ref = module(x)
+        assert torch.equal(out.indices, ref.indices)
+        assert torch.equal(out.quantized, ref.quantized)
+        assert torch.equal(out.loss, ref.loss)

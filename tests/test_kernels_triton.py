@@ -257,8 +257,8 @@ def test_unknown_forced_backend_is_named(monkeypatch):
 def test_default_cpu_backends(monkeypatch):
     monkeypatch.delenv("TZOO_KERNELS", raising=False)
     cpu = torch.device("cpu")
-    assert select_backend(cpu, faiss_supported=True, faiss_preferred=True) == "faiss"
-    assert select_backend(cpu, faiss_supported=True) == "torch"
+    assert select_backend(cpu, faiss_supported=True) == "faiss"
+    assert select_backend(cpu) == "torch"
     monkeypatch.setenv("TZOO_KERNELS", "faiss")
     assert select_backend(cpu) == "torch"  # kernels faiss does not implement
     assert select_backend(cpu, faiss_supported=True) == "faiss"
