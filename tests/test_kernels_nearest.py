@@ -1,84 +1,31 @@
-"""Brute-force checks of the bounded-memory nearest-code search against float64 references."""
+"""Brute-force checks of the CPU nearest-code search (torch and faiss backends) against
+float64 references. The Triton kernels have their own file (the interpreter is slow)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from kernel_oracles import (
+    DTYPES,
+    METRICS,
+    assert_same_choices,
+    check_against_reference,
+    first_nearest_index,
+    lowest_identical_index,
+    unit64,
+)
 from tokenizers_zoo.kernels import lookup_codes, nearest_code
+from tokenizers_zoo.kernels.nearest import lowest_identical_codes
 
 from tokenizers_zoo.errors import InvalidTokensError
-
-METRICS = ("l2", "cosine", "ip")
-DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+from tokenizers_zoo.quantizers import ResidualVQ, VectorQuantizer
 
 
-def _unit64(v: torch.Tensor) -> torch.Tensor:
-    norm = v.norm(dim=-1, keepdim=True)
-    return torch.where(norm > 0, v / norm.clamp_min(1e-300), torch.zeros_like(v))
-
-
-def reference_distances(x: torch.Tensor, codebook: torch.Tensor, metric: str) -> torch.Tensor:
-    """All (N, K) distances in float64 from the (already rounded) input values."""
-    x = x.reshape(-1, codebook.shape[-1]).double()
-    c = codebook.double()
-    if metric == "l2":
-        return (x[:, None, :] - c[None, :, :]).pow(2).sum(-1)
-    if metric == "cosine":
-        return 1.0 - _unit64(x) @ _unit64(c).t()
-    return -(x @ c.t())
-
-
-def tolerance(x: torch.Tensor, codebook: torch.Tensor, metric: str) -> torch.Tensor:
-    """Per-row fp32 error budget: a few ulps of the magnitudes the distance is made of.
-
-    bf16/fp16 arithmetic would be ~1e-3 relative, far outside it.
-    """
-    x = x.reshape(-1, codebook.shape[-1]).double()
-    c = codebook.double()
-    x_norm, c_norm = x.norm(dim=-1), c.norm(dim=-1).max()
-    if metric == "l2":
-        scale = x_norm.pow(2) + c_norm.pow(2)
-    elif metric == "ip":
-        scale = x_norm * c_norm
-    else:
-        scale = torch.ones_like(x_norm)
-    return 1e-5 * scale + 1e-6
-
-
-def check_against_reference(x, codebook, metric, indices, distance):
-    """``distance`` is the float64 distance of the chosen code, and that code is nearest
-    up to tolerance (near-ties are judged by distance, not by index)."""
-    assert indices.dtype == torch.int64
-    assert distance.dtype == torch.float32
-    assert indices.shape == x.shape[:-1] == distance.shape
-    ref = reference_distances(x, codebook, metric)
-    tol = tolerance(x, codebook, metric)
-    idx = indices.reshape(-1)
-    assert int(idx.min()) >= 0 and int(idx.max()) < codebook.shape[0]
-    chosen = ref.gather(1, idx[:, None]).squeeze(1)
-    got = distance.reshape(-1).double()
-    assert torch.isfinite(got).all()
-    err = (got - chosen).abs()
-    assert (err <= tol).all(), f"distance off by {float((err - tol).max()):.3g} beyond tolerance"
-    excess = chosen - ref.min(dim=1).values
-    assert (excess <= tol).all(), f"chosen code is {float((excess - tol).max()):.3g} too far"
-
-
-def assert_same_choices(x, codebook, metric, a, b):
-    """Two searches of the same vectors agree, except possibly on near-ties."""
-    ref = reference_distances(x, codebook, metric)
-    tol = tolerance(x, codebook, metric)
-    da = ref.gather(1, a.reshape(-1, 1)).squeeze(1)
-    db = ref.gather(1, b.reshape(-1, 1)).squeeze(1)
-    differ = a.reshape(-1) != b.reshape(-1)
-    assert ((da - db).abs()[differ] <= tol[differ]).all()
-
-
-def lowest_identical_index(codebook: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-    """For each chosen index, the lowest index of a code bit-identical to it."""
-    same = (codebook[:, None, :] == codebook[None, :, :]).all(-1)  # (K, K)
-    first = same.float().argmax(dim=1)  # first True in each row
-    return first[indices]
+@pytest.fixture(autouse=True, params=["torch", "faiss"])
+def backend(request, monkeypatch):
+    """Every test runs on both CPU backends: the same answers, the same tie rule."""
+    monkeypatch.setenv("TZOO_KERNELS", request.param)
+    return request.param
 
 
 @pytest.mark.parametrize("metric", METRICS)
@@ -144,6 +91,33 @@ def test_duplicated_codes_break_ties_to_lowest_index(metric, num_codes, dim):
     # and with blocks of 7 rows: the same choices
     blocked, _ = nearest_code(x, codebook, metric, max_block_elements=7 * num_codes)
     assert torch.equal(blocked, indices)
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip"])
+@pytest.mark.parametrize("dim", [2, 5, 32])
+def test_exact_ties_go_to_the_lowest_index(metric, dim):
+    """Small integers make every distance exact, so ties are real: each row must get the
+    lowest index among its equally near codes, whichever kernel or block found them."""
+    gen = torch.Generator().manual_seed(dim)
+    codebook = torch.randint(-2, 3, (700, dim), generator=gen).float()
+    x = torch.randint(-2, 3, (500, dim), generator=gen).float()
+    indices, _ = nearest_code(x, codebook, metric)
+    assert torch.equal(indices, first_nearest_index(x, codebook, metric))
+
+
+@pytest.mark.parametrize("num_codes,dim", [(2, 3), (50, 4), (3000, 8)])
+def test_identical_code_map_matches_bruteforce(num_codes, dim):
+    """The hashed duplicate detection finds exactly the identical codes (-0.0 == 0.0 too)."""
+    gen = torch.Generator().manual_seed(num_codes)
+    codebook = torch.randint(-1, 2, (num_codes, dim), generator=gen).float()
+    codebook[codebook == 0] = torch.where(torch.rand((codebook == 0).sum(), generator=gen) < 0.5, -0.0, 0.0)
+    first = lowest_identical_codes(codebook)
+    expected = lowest_identical_index(codebook, torch.arange(num_codes))
+    if first is None:
+        assert torch.equal(expected, torch.arange(num_codes))
+    else:
+        assert torch.equal(first, expected)
+    assert lowest_identical_codes(torch.randn(num_codes, dim, generator=gen)) is None
 
 
 @pytest.mark.parametrize("metric", METRICS)
@@ -218,8 +192,10 @@ def test_non_contiguous_inputs(metric, dtype):
 @pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize("num_vectors", [1, 10, 31, 97])
 @pytest.mark.parametrize("max_block_elements", [1, 5, 3 * 11, 4 * 11 + 5])
-def test_block_remainders(metric, num_vectors, max_block_elements):
+def test_block_remainders(backend, metric, num_vectors, max_block_elements):
     """Blocks of 1, 3 or 4 rows (and fewer elements than codes): N is no multiple of the block."""
+    if backend != "torch":
+        pytest.skip("row blocks are the torch path's")
     gen = torch.Generator().manual_seed(num_vectors)
     codebook = torch.randn(11, 7, generator=gen)
     x = torch.randn(num_vectors, 7, generator=gen)
@@ -230,9 +206,11 @@ def test_block_remainders(metric, num_vectors, max_block_elements):
     torch.testing.assert_close(distance, whole_dist, rtol=1e-5, atol=1e-5)
 
 
-def test_blocks_cover_every_row_exactly_once():
+def test_blocks_cover_every_row_exactly_once(backend):
     """With codes placed on the rows themselves, every row (first, last, remainder) must
     find its own code: a skipped or overlapped block would leave garbage."""
+    if backend != "torch":
+        pytest.skip("row blocks are the torch path's")
     x = torch.randn(50, 5) * 10
     codebook = x[torch.randperm(50)]
     expected = (x[:, None, :] == codebook[None]).all(-1).float().argmax(1)
@@ -272,7 +250,7 @@ def test_cosine_zero_code_never_beats_a_real_match():
     # any vector with a positively correlated real code goes to a real code
     y = torch.randn(500, 6, generator=gen)
     idx, dist = nearest_code(y, codebook, "cosine")
-    has_match = (_unit64(y.double()) @ _unit64(codebook.double()).t()).max(1).values > 1e-6
+    has_match = (unit64(y.double()) @ unit64(codebook.double()).t()).max(1).values > 1e-6
     assert not torch.isin(idx[has_match], torch.tensor([0, 5])).any()
     check_against_reference(y, codebook, "cosine", idx, dist)
     # a zero vector against a zero code: distance 1, index 0
@@ -369,3 +347,21 @@ def test_lookup_codes_roundtrip_with_nearest_code():
     codes = lookup_codes(indices.to(torch.int16), codebook)
     assert codes.shape == x.shape
     assert torch.equal(codes, codebook[indices])
+
+
+@pytest.mark.parametrize("use_cosine_sim", [False, True])
+def test_vector_quantizers_give_their_torch_path_outputs(use_cosine_sim):
+    torch.manual_seed(0)
+    modules = [
+        VectorQuantizer(16, 256, use_cosine_sim=use_cosine_sim).eval(),
+        ResidualVQ(16, 3, 64, use_cosine_sim=use_cosine_sim).eval(),
+    ]
+    x = torch.randn(4, 100, 16)
+    for module in modules:
+        with torch.no_grad(), pytest.MonkeyPatch.context() as mp:
+            out = module(x)
+            mp.setenv("TZOO_KERNELS", "torch")
+            ref = module(x)
+        assert torch.equal(out.indices, ref.indices)
+        assert torch.equal(out.quantized, ref.quantized)
+        assert torch.equal(out.loss, ref.loss)

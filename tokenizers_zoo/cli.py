@@ -146,6 +146,19 @@ def _cmd_bench_service(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench_kernels(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.benchmarks.kernels import run_kernel_benchmark
+
+    run_kernel_benchmark(
+        quick=args.quick,
+        out_dir=args.out,
+        max_gib=args.max_gib,
+        max_run_seconds=args.max_run_seconds,
+        budget_minutes=args.budget_minutes,
+    )
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from tokenizers_zoo.service.server import serve
     from tokenizers_zoo.service.settings import ServiceSettings
@@ -355,6 +368,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats of the compared phases")
     p.add_argument("--out", help="directory for results.json and results.md")
     p.set_defaults(func=_cmd_bench_service)
+    p = bench.add_parser(
+        "kernels", help="nearest-code search vs faiss-cpu, torch.cdist, vector-quantize-pytorch"
+    )
+    p.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    p.add_argument("--out", help="directory for results.json, results.md and results.png")
+    p.add_argument("--max-gib", type=float, default=6.0, help="skip baselines whose N x K matrices need more")
+    p.add_argument(
+        "--max-run-seconds", type=float, default=60.0, help="skip runs estimated to take longer than this"
+    )
+    p.add_argument(
+        "--budget-minutes", type=float, default=40.0, help="stop starting configurations after this"
+    )
+    p.set_defaults(func=_cmd_bench_kernels)
     return parser
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 from torch import Tensor
 
+from tokenizers_zoo.kernels.scalar import FSQVariant, fsq_constants, fsq_quantize
 from tokenizers_zoo.quantizers.base import (
     Quantizer,
     QuantizerOutput,
@@ -24,7 +24,6 @@ from tokenizers_zoo.quantizers.base import (
     usage_metrics,
 )
 
-FSQVariant = Literal["paper", "vector-quantize-pytorch"]
 _USAGE_METRICS_MAX_CODES = 1 << 20
 
 
@@ -48,36 +47,16 @@ class FSQ(Quantizer):
         projection_bias: bool = True,
     ) -> None:
         super().__init__()
-        levels = [int(level) for level in levels]
-        if not levels or min(levels) < 2:
-            raise ValueError(f"levels must be a non-empty list of integers >= 2, got {levels}")
-        if variant not in ("paper", "vector-quantize-pytorch"):
-            raise ValueError(f"unknown FSQ variant {variant!r}")
-        self.levels = levels
+        const = fsq_constants(levels, eps, variant)
+        self.levels = [int(level) for level in levels]
         self.eps = eps
         self.variant = variant
-        self.codebook_dim = len(levels)
+        self.codebook_dim = len(self.levels)
         self.dim = dim or self.codebook_dim
         self.project_in = make_projection(self.dim, self.codebook_dim, projection_bias)
         self.project_out = make_projection(self.codebook_dim, self.dim, projection_bias)
-        lv = torch.tensor(levels, dtype=torch.float64)
-        half_width = torch.floor(lv / 2)
-        if variant == "paper":
-            half_l = (lv - 1) * (1 - eps) / 2
-        else:
-            half_l = (lv - 1) * (1 + eps) / 2
-        offset = torch.where(lv % 2 == 0, 0.5, 0.0)
-        shift = torch.tan(offset / half_l) if variant == "paper" else torch.atanh(offset / half_l)
-        basis = torch.cumprod(torch.tensor([1] + levels[:-1], dtype=torch.int64), 0)
-        for name, value in [
-            ("_levels", lv.float()),
-            ("_half_width", half_width.float()),
-            ("_half_l", half_l.float()),
-            ("_offset", offset.float()),
-            ("_shift", shift.float()),
-        ]:
-            self.register_buffer(name, value, persistent=False)
-        self.register_buffer("_basis", basis, persistent=False)
+        for name, value in const._asdict().items():
+            self.register_buffer(f"_{name}", value, persistent=False)
 
     @property
     def codebook_size(self) -> int:
@@ -90,12 +69,9 @@ class FSQ(Quantizer):
         self.check_input(x)
         with full_precision(x):
             z = self.project_in(x.float())
-            bounded = self.bound(z)
-            rounded = torch.round(bounded).clamp(-self._half_width, self._levels - 1 - self._half_width)
-            codes = rounded / self._half_width
-            indices = ((rounded + self._half_width).long() * self._basis).sum(-1)
-            if torch.is_grad_enabled() and bounded.requires_grad:
-                codes = straight_through(bounded / self._half_width, codes)
+            codes, indices = fsq_quantize(z, self.levels, eps=self.eps, variant=self.variant)
+            if torch.is_grad_enabled() and z.requires_grad:
+                codes = straight_through(self.bound(z) / self._half_width, codes)
             quantized = self.project_out(codes).to(x.dtype)
         metrics = (
             usage_metrics(indices, self.codebook_size)

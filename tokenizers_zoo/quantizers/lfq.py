@@ -8,12 +8,12 @@ codebook entropy) keeps bits confident and the codebook used.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from tokenizers_zoo.kernels.scalar import BitOrder, bit_weights, lfq_quantize
 from tokenizers_zoo.quantizers.base import (
     Quantizer,
     QuantizerOutput,
@@ -22,8 +22,6 @@ from tokenizers_zoo.quantizers.base import (
     make_projection,
     straight_through,
 )
-
-BitOrder = Literal["lsb_first", "msb_first"]
 
 
 def _binary_entropy(p: Tensor) -> Tensor:
@@ -90,8 +88,6 @@ class LFQ(Quantizer):
         bits = int(math.log2(codebook_size)) if codebook_size > 0 else -1
         if bits < 1 or 2**bits != codebook_size:
             raise ValueError(f"codebook_size must be a power of two >= 2, got {codebook_size}")
-        if bit_order not in ("lsb_first", "msb_first"):
-            raise ValueError(f"unknown bit_order {bit_order!r}")
         self.codebook_dim = bits
         self.dim = dim or bits
         self._codebook_size = codebook_size
@@ -104,10 +100,7 @@ class LFQ(Quantizer):
         self.bit_order = bit_order
         self.project_in = make_projection(self.dim, bits, projection_bias)
         self.project_out = make_projection(bits, self.dim, projection_bias)
-        weights = 2 ** torch.arange(bits, dtype=torch.int64)
-        if bit_order == "msb_first":
-            weights = weights.flip(0)
-        self.register_buffer("_bit_weights", weights, persistent=False)
+        self.register_buffer("_bit_weights", bit_weights(bits, bit_order), persistent=False)
 
     @property
     def codebook_size(self) -> int:
@@ -126,17 +119,15 @@ class LFQ(Quantizer):
             z = self.project_in(x.float())
             if self.spherical:
                 z = F.normalize(z, dim=-1) * self.codebook_scale
-            positive = z > 0
-            value = self.code_value
-            codes = torch.where(positive, value, -value)
-            indices = (positive.long() * self._bit_weights).sum(-1)
+            # z is already on the sphere: the kernel only takes signs (and needs z for the loss)
+            codes, indices = lfq_quantize(z, codebook_scale=self.code_value, bit_order=self.bit_order)
             loss = z.new_zeros(())
             metrics: dict[str, Tensor] = {}
             if self.commitment_weight > 0:
                 loss = loss + self.commitment_weight * F.mse_loss(z, codes)
             if self.training and self.entropy_loss_weight > 0:
                 # log p(bit=1)/p(bit=0) for a softmax over -inv_temperature * ||z - c||^2.
-                logits = 4 * value * self.inv_temperature * z.reshape(-1, self.codebook_dim)
+                logits = 4 * self.code_value * self.inv_temperature * z.reshape(-1, self.codebook_dim)
                 per_sample, codebook = entropy_terms(logits, self.entropy_group_bits)
                 loss = loss + self.entropy_loss_weight * (per_sample - self.diversity_gamma * codebook)
                 metrics = {"per_sample_entropy": per_sample.detach(), "codebook_entropy": codebook.detach()}

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from tokenizers_zoo.errors import InvalidTokensError
+from tokenizers_zoo.kernels import rvq_encode, select_backend
 from tokenizers_zoo.quantizers.base import (
     Quantizer,
     QuantizerOutput,
@@ -85,11 +86,12 @@ class ResidualVQ(Quantizer):
         stages = self._stages_to_run(num_quantizers, x.device)
         with full_precision(x):
             z = self.project_in(x.float())
+            searched = self._fused_search(z, stages)
             residual = z
             total = torch.zeros_like(z)
             indices, losses, metrics = [], [], {}
             for i, layer in enumerate(self.layers[:stages]):
-                out = layer(residual)
+                out = layer(residual, None if searched is None else searched[..., i])
                 residual = residual - out.quantized.detach()
                 total = total + out.quantized.detach()
                 indices.append(out.indices)
@@ -98,6 +100,19 @@ class ResidualVQ(Quantizer):
             quantized = self.project_out(straight_through(z, total)).to(x.dtype)
         metrics["num_quantizers"] = torch.tensor(stages)
         return QuantizerOutput(quantized, torch.stack(indices, -1), torch.stack(losses).sum(), metrics)
+
+    def _fused_search(self, z: Tensor, stages: int) -> Tensor | None:
+        """All stages' indices from one fused kernel (``rvq_encode``), where Triton runs and
+        nothing but the search would differ: in eval, with L2 codebooks. The stages then
+        skip their own search; the residuals they see are the kernel's, bit for bit (the
+        same fp32 subtractions in the same order), so every output stays the same."""
+        layers = self.layers[:stages]
+        if self.training or any(layer.use_cosine_sim for layer in layers):
+            return None
+        if select_backend(z.device) != "triton":
+            return None  # elsewhere rvq_encode is the same per-stage search
+        codebooks = torch.stack([layer.get_codebook() for layer in layers])
+        return rvq_encode(z.detach(), codebooks)[0]
 
     def indices_to_codes(self, indices: Tensor) -> Tensor:
         if indices.ndim == 0:

@@ -42,6 +42,7 @@ def quantize_to_codebook(
     commitment_weight: float,
     codebook_weight: float,
     use_rotation_trick: bool,
+    indices: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Snap rows of ``z (N, D)`` to their nearest codes; shared by every explicit-codebook VQ.
 
@@ -49,10 +50,12 @@ def quantize_to_codebook(
     (straight-through or rotation trick) and equals the codes exactly; ``target`` is
     the vector compared with the codes (``z`` normalised under cosine similarity).
     The codebook loss term (``codebook_weight``) trains a codebook that has gradients;
-    pass 0 for EMA codebooks.
+    pass 0 for EMA codebooks. ``indices`` skips the search when a fused search (residual
+    VQ's ``rvq_encode``) already found the nearest codes of ``z``.
     """
     target = F.normalize(z, dim=-1) if use_cosine_sim else z
-    indices, _ = nearest_code(target, codebook, "cosine" if use_cosine_sim else "l2")
+    if indices is None:
+        indices, _ = nearest_code(target, codebook, "cosine" if use_cosine_sim else "l2")
     codes = codebook[indices]
     loss = z.new_zeros(())
     if commitment_weight > 0:
@@ -149,7 +152,9 @@ class VectorQuantizer(Quantizer):
         codebook = self.codebook.float()
         return F.normalize(codebook, dim=-1) if self.use_cosine_sim else codebook
 
-    def forward(self, x: Tensor) -> QuantizerOutput:
+    def forward(self, x: Tensor, nearest: Tensor | None = None) -> QuantizerOutput:
+        """``nearest``: the indices of the nearest codes of ``x``, when the caller already
+        searched (``ResidualVQ`` does, for all stages in one fused kernel)."""
         self.check_input(x)
         with full_precision(x):
             z = self.project_in(x.float()).reshape(-1, self.codebook_dim)
@@ -162,6 +167,7 @@ class VectorQuantizer(Quantizer):
                 commitment_weight=self.commitment_weight,
                 codebook_weight=0.0 if self.ema_update else self.codebook_weight,
                 use_rotation_trick=self.rotation_trick,
+                indices=None if nearest is None else nearest.reshape(-1),
             )
             if self.training and self.ema_update:
                 self._ema_step(target.detach(), indices)
