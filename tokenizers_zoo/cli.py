@@ -37,9 +37,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for name in names:
         entry = tz.get_entry(name)
         mark = "*" if name in defaults else " "
-        print(
-            f"{mark} {name:<20} {entry.modality:<6} {entry.kind:<10} {_token_facts(name):<22} {entry.description}"
-        )
+        facts = _token_facts(name)
+        print(f"{mark} {name:<20} {entry.modality:<6} {entry.kind:<10} {facts:<22} {entry.description}")
     print("(* = default for its modality and kind)")
     return 0
 
