@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test serve demo lint format bench clean
+.PHONY: install test serve demo lint format bench bench-service clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "tokenizers-zoo needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -18,12 +18,13 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
-# The REST service arrives with its own issue; until then the main job is the demo
-# round trip through the shipped default tokenizers.
+# The main job: the REST service with the shipped default tokenizers on 127.0.0.1:8000
+# (TZOO_* variables or `tzoo serve --help` flags change that).
 serve: $(STAMP)
-	$(BIN)/tzoo demo
+	$(BIN)/tzoo serve
 
-demo: serve
+demo: $(STAMP)
+	$(BIN)/tzoo demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -35,6 +36,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/tzoo bench quantizers --out benchmarks/results/quantizers-cpu
+
+bench-service: $(STAMP)
+	$(BIN)/tzoo bench service --torch-threads 1 --out benchmarks/results/service-cpu
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

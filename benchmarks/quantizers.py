@@ -53,8 +53,8 @@ def _measure(impl: str, n: int, k: int, d: int, repeats: int, queue: Any) -> Non
             return torch.cdist(x[0], codebook).argmin(-1)
 
     with torch.no_grad():
+        base = _peak_rss_mib()  # before the first call: ru_maxrss never goes down
         run()  # warm-up: allocator and thread pools
-        base = _peak_rss_mib()
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
@@ -110,12 +110,23 @@ def _format_row(row: dict[str, Any]) -> str:
     )
 
 
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo (platform.processor() is often just the arch)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _write(rows: list[dict[str, Any]], out: Path) -> None:
     import torch
 
     out.mkdir(parents=True, exist_ok=True)
     machine = {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),

@@ -1,5 +1,8 @@
-"""The REST service (installed as ``tokenizers_zoo.service``).
+"""The tokenization service (installed as ``tokenizers_zoo.service``).
 
-Reserved for the tokenization service of its own issue (FastAPI app, dynamic
-batching, client SDK). Nothing is served yet: ``make serve`` runs ``tzoo demo``.
+- ``tzoo serve`` / ``server.serve``: FastAPI + uvicorn; ``app.create_app`` builds the app.
+- ``client``: the Python SDK (``Client``, ``AsyncClient``), importing no torch.
+- ``wire``: the JSON / ``.npy`` forms of tokens both sides speak.
+
+Importing this package imports nothing else, so ``tokenizers_zoo.service.client`` stays light.
 """

@@ -13,7 +13,7 @@ from tokenizers_zoo.media import to_image_batch, to_pil, to_uint8
 
 @pytest.mark.parametrize("size", [(16, 16), (37, 50), (1, 1), (64, 17)])
 def test_patch_tokenizer_is_exact_at_any_size(size: tuple[int, int]) -> None:
-    tok = tz.load("image-patch-16")
+    tok = tz.load("image-patch-p16")
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
     tokens = tok.encode(image)
@@ -25,7 +25,7 @@ def test_patch_tokenizer_is_exact_at_any_size(size: tuple[int, int]) -> None:
 
 
 def test_patch_layout_matches_fuyu_order() -> None:
-    tok = tz.load("image-patch-8")
+    tok = tz.load("image-patch-p8")
     x = torch.rand(2, 3, 16, 24) * 2 - 1
     latents = tok.encode(x).latents
     assert latents.shape == (2, 2, 3, 8 * 8 * 3)
@@ -63,7 +63,7 @@ def test_image_inputs_convert_consistently(tmp_path) -> None:  # noqa: ANN001
 )
 def test_bad_images_raise_invalid_media(media, message: str) -> None:  # noqa: ANN001
     with pytest.raises(tz.InvalidMediaError, match=message):
-        tz.load("image-patch-16").encode(media)
+        tz.load("image-patch-p16").encode(media)
 
 
 def test_not_an_image_file(tmp_path) -> None:  # noqa: ANN001
@@ -119,14 +119,14 @@ def test_decode_checks_tokens_before_use() -> None:
     with pytest.raises(tz.InvalidTokensError, match="must have shape"):
         tok.decode(good.with_data(good.ids[..., :50]))
     with pytest.raises(tz.InvalidTokensError, match="not from"):
-        tz.load("image-patch-16").decode(
+        tz.load("image-patch-p16").decode(
             tz.Tokens("audio-mulaw-8bit", (4, 4), latents=torch.zeros(1, 1, 1, 768))
         )
     with pytest.raises(tz.InvalidTokensError, match="integer ids"):
         tok.decode(torch.zeros(1, 1, 10))
     with pytest.raises(tz.InvalidTokensError, match="expects"):
         tok.decode(torch.zeros(1, 10, dtype=torch.long))
-    patch = tz.load("image-patch-16")
+    patch = tz.load("image-patch-p16")
     bad = patch.encode(torch.zeros(1, 3, 16, 16))
     with pytest.raises(tz.InvalidTokensError, match="NaN"):
         patch.decode(bad.with_data(bad.latents * float("nan")))
@@ -136,15 +136,15 @@ def test_decode_bare_tensor_uses_the_full_grid() -> None:
     tok = tz.load("audio-mulaw-8bit")
     ids = torch.randint(0, 256, (2, 1, 77))
     assert tok.decode(ids).shape == (2, 1, 77)
-    patch = tz.load("image-patch-16")
+    patch = tz.load("image-patch-p16")
     assert patch.decode(torch.zeros(1, 2, 3, 768)).shape == (1, 3, 32, 48)
 
 
 def test_image_tokenizer_rejects_sample_rate() -> None:
     with pytest.raises(tz.InvalidMediaError, match="sample_rate"):
-        tz.load("image-patch-16").encode(torch.zeros(1, 3, 4, 4), sample_rate=16000)
+        tz.load("image-patch-p16").encode(torch.zeros(1, 3, 4, 4), sample_rate=16000)
 
 
 def test_load_moves_to_dtype() -> None:
-    tok = tz.load("image-patch-16", dtype=torch.float64)
+    tok = tz.load("image-patch-p16", dtype=torch.float64)
     assert tok.encode(torch.zeros(1, 3, 16, 16)).latents.dtype == torch.float64

@@ -15,14 +15,15 @@ from tokenizers_zoo.cli import main
 def test_list_and_json(capsys) -> None:  # noqa: ANN001
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "* image-patch-16" in out and "audio-mulaw-8bit" in out
+    assert "* image-fsq-f8-4k" in out and "* image-kl-f8-c16" in out and "audio-mulaw-8bit" in out
+    assert "4375 codes" in out and "f8" in out  # token facts come from each tokenizer's info
     assert main(["list", "--modality", "audio", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows] == ["audio-mulaw-8bit"]
 
 
 def test_info_json(capsys) -> None:  # noqa: ANN001
-    assert main(["info", "image-patch-16", "--json"]) == 0
+    assert main(["info", "image-patch-p16", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["latent_dim"] == 768 and info["spatial_factor"] == 16 and info["kind"] == "continuous"
 
@@ -30,7 +31,7 @@ def test_info_json(capsys) -> None:  # noqa: ANN001
 def test_demo_round_trips(capsys) -> None:  # noqa: ANN001
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "image-patch-16" in out and "PSNR inf dB" in out
+    assert "image-fsq-f8-4k" in out and "image-kl-f8-c16" in out and "PSNR" in out
     assert "audio-mulaw-8bit" in out and "(1, 1, 16000)" in out
 
 
@@ -39,7 +40,7 @@ def test_demo_round_trips(capsys) -> None:  # noqa: ANN001
     [
         (["info", "no-such-tokenizer"], "no tokenizer named"),
         (["demo", "--image", "/no/such/file.png"], "cannot open image"),
-        (["info", "image-patch-16", "--weights", "/no/such/dir"], None),
+        (["info", "image-patch-p16", "--weights", "/no/such/dir"], None),
     ],
 )
 def test_user_errors_exit_2_with_one_line(argv: list[str], message: str | None, capsys) -> None:  # noqa: ANN001

@@ -76,17 +76,17 @@ def test_tokens_from_malformed_json_raise_typed_errors(body: dict) -> None:
 
 def test_registry_lists_filters_and_defaults() -> None:
     names = tz.list_tokenizers()
-    assert names == sorted(names) and "image-patch-16" in names and "audio-mulaw-8bit" in names
+    assert names == sorted(names) and "image-patch-p16" in names and "audio-mulaw-8bit" in names
     assert tz.list_tokenizers(modality="audio") == ["audio-mulaw-8bit"]
-    assert "image-patch-16" in tz.list_tokenizers(kind="continuous")
-    assert tz.default_tokenizer("image", "continuous") == "image-patch-16"
+    assert "image-patch-p16" in tz.list_tokenizers(kind="continuous")
+    assert tz.default_tokenizer("image", "continuous") == "image-kl-f8-c16"
     assert tz.default_tokenizer("audio") == "audio-mulaw-8bit"
     with pytest.raises(ValueError):
         tz.list_tokenizers(modality="text")
 
 
 def test_unknown_names_raise_typed_errors_with_suggestions() -> None:
-    with pytest.raises(tz.UnknownTokenizerError, match="did you mean image-patch-16") as info:
+    with pytest.raises(tz.UnknownTokenizerError, match="did you mean image-patch-p16") as info:
         tz.load("image-patch-61")
     assert isinstance(info.value, KeyError)
     with pytest.raises(tz.UnknownTokenizerError, match="no default"):
@@ -191,6 +191,6 @@ def test_weights_are_required_for_learned_entries(tmp_path) -> None:  # noqa: AN
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on machines without a GPU")
 def test_missing_gpu_is_a_clear_error() -> None:
     with pytest.raises(tz.DeviceUnavailableError, match="no CUDA GPU"):
-        tz.load("image-patch-16", device="cuda")
+        tz.load("image-patch-p16", device="cuda")
     with pytest.raises(tz.DeviceUnavailableError, match="not a device name"):
-        tz.load("image-patch-16", device="gpu0")
+        tz.load("image-patch-p16", device="gpu0")

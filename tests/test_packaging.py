@@ -36,7 +36,8 @@ def test_pip_install_gives_namespaced_packages(tmp_path: Path) -> None:
     assert [n for n in installed if n not in ("tokenizers_zoo", "bin")] == []
     code = (
         "import tokenizers_zoo, tokenizers_zoo.kernels, tokenizers_zoo.service, tokenizers_zoo.benchmarks;"
-        "import tokenizers_zoo.benchmarks.quantizers;"
+        "import tokenizers_zoo.benchmarks.quantizers, tokenizers_zoo.benchmarks.service;"
+        "import tokenizers_zoo.service.app, tokenizers_zoo.service.routers.encode;"
         "print(tokenizers_zoo.kernels.__file__)"
     )
     proc = subprocess.run(

@@ -13,6 +13,7 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from tokenizers_zoo.errors import TokenizersZooError
 
@@ -36,9 +37,24 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for name in names:
         entry = tz.get_entry(name)
         mark = "*" if name in defaults else " "
-        print(f"{mark} {name:<24} {entry.modality:<6} {entry.kind:<10} {entry.description}")
+        print(
+            f"{mark} {name:<20} {entry.modality:<6} {entry.kind:<10} {_token_facts(name):<22} {entry.description}"
+        )
     print("(* = default for its modality and kind)")
     return 0
+
+
+def _token_facts(name: str) -> str:
+    """Vocabulary and compression from the tokenizer's own info (built without weights)."""
+    import tokenizers_zoo as tz
+
+    try:
+        info = tz.load(name, pretrained=False).info
+    except tz.TokenizersZooError:
+        return "(weights missing)"
+    size = f"{'x'.join(map(str, info.vocab_size))} codes" if info.vocab_size else f"{info.latent_dim} ch"
+    factor = f"f{info.spatial_factor}" if info.modality != "audio" else f"hop {info.temporal_factor}"
+    return f"{size}, {factor}"
 
 
 def _has_default(modality: str, kind: str) -> bool:
@@ -84,6 +100,52 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval_tokenizer(args: argparse.Namespace) -> int:
+    import tokenizers_zoo as tz
+    from tokenizers_zoo.training.data import eval_tiles
+    from tokenizers_zoo.training.evaluate import evaluate_reconstruction
+
+    tok = tz.load(args.name, weights=args.weights)
+    try:
+        tiles = eval_tiles(args.data, args.size)
+    except (FileNotFoundError, ValueError) as exc:
+        raise tz.InvalidMediaError(str(exc)) from exc
+    if args.max_tiles:
+        tiles = tiles[: args.max_tiles]
+    result = evaluate_reconstruction(tok, tiles)
+    summary = {"tokenizer": args.name, "data": str(args.data), "tile_size": args.size, **result}
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.training.config import load_config
+    from tokenizers_zoo.training.train import train
+
+    cfg = load_config(args.config)
+    if args.run_dir:
+        cfg.run.dir = args.run_dir
+    export = train(cfg, max_steps=args.max_steps, resume=not args.restart, init_from=args.init_from)
+    print(f"exported {cfg.name} to {export}")
+    return 0
+
+
+def _cmd_bench_service(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.benchmarks.service import run_service_benchmark
+
+    run_service_benchmark(
+        tokenizer=args.tokenizer,
+        size=args.size,
+        clients=args.clients,
+        seconds=args.seconds,
+        soak_seconds=args.soak_seconds,
+        out_dir=args.out,
+        torch_threads=args.torch_threads,
+        repeats=args.repeats,
+    )
+    return 0
+
+
 def _cmd_bench_kernels(args: argparse.Namespace) -> int:
     from tokenizers_zoo.benchmarks.kernels import run_kernel_benchmark
 
@@ -95,6 +157,126 @@ def _cmd_bench_kernels(args: argparse.Namespace) -> int:
         budget_minutes=args.budget_minutes,
     )
     return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.service.server import serve
+    from tokenizers_zoo.service.settings import ServiceSettings
+
+    names = tuple(n.strip() for n in args.tokenizers.split(",") if n.strip()) if args.tokenizers else None
+    settings = ServiceSettings.from_env(
+        host=args.host,
+        port=args.port,
+        tokenizers=names,
+        device=args.device,
+        torch_threads=args.torch_threads,
+        weights_dir=args.weights_dir,
+        max_batch_size=args.max_batch_size,
+        max_wait_ms=args.max_wait_ms,
+        max_queue=args.max_queue,
+        request_timeout_s=args.timeout,
+        api_key_file=args.api_key_file,
+        workers=args.workers,
+    )
+    serve(settings)
+    return 0
+
+
+def _read_bytes(path: str) -> bytes:
+    from tokenizers_zoo.errors import InvalidMediaError
+
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidMediaError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _cmd_encode(args: argparse.Namespace) -> int:
+    import tokenizers_zoo as tz
+    from tokenizers_zoo.service.convert import to_wire
+    from tokenizers_zoo.service.media_types import NO_LIMITS, read_media
+    from tokenizers_zoo.service.wire import guess_media_type, save_tokens
+
+    tok = tz.load(args.name, weights=args.weights)
+    kind = guess_media_type(args.file)
+    media = read_media(tok.info.modality, kind, _read_bytes(args.file), NO_LIMITS, args.sample_rate)
+    tokens = tok.encode(media.array, sample_rate=media.sample_rate)
+    written = save_tokens(args.output, to_wire(tokens)[0])
+    print(f"{args.file} -> {tokens.kind} tokens {tokens.shape} -> {', '.join(map(str, written))}")
+    return 0
+
+
+def _cmd_decode(args: argparse.Namespace) -> int:
+    import tokenizers_zoo as tz
+    from tokenizers_zoo.service.convert import from_wire, media_arrays
+    from tokenizers_zoo.service.media_types import output_type, render_media
+    from tokenizers_zoo.service.wire import load_tokens
+
+    tok = tz.load(args.name, weights=args.weights)
+    modality = tok.info.modality
+    kind = output_type(modality, args.output)
+    tokens = from_wire(load_tokens(args.tokens, tok.name), tok)
+    media = media_arrays(modality, tok.decode(tokens))[0]
+    Path(args.output).write_bytes(render_media(modality, media, kind, tokens.sample_rate))
+    print(f"{args.tokens} -> {kind} {args.output}")
+    return 0
+
+
+def _client_defaults() -> tuple[str, str | None]:
+    url = os.environ.get("TZOO_URL") or f"http://127.0.0.1:{os.environ.get('TZOO_PORT', '8000')}"
+    return url, os.environ.get("TZOO_API_KEY")
+
+
+def _cmd_client(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.service.client import Client, ServiceError
+    from tokenizers_zoo.service.wire import guess_media_type, load_tokens, save_tokens
+
+    api_key = args.api_key
+    if args.api_key_file:
+        from tokenizers_zoo.service.settings import read_api_keys
+
+        api_key = read_api_keys(args.api_key_file)[0]
+    try:
+        with Client(args.url, api_key=api_key, timeout=args.timeout) as client:
+            if args.client_command == "ready":
+                ready = client.ready()
+                print("ready" if ready else "not ready")
+                return 0 if ready else 1
+            if args.client_command == "list":
+                print(json.dumps(client.list(), indent=2))
+            elif args.client_command == "encode":
+                tokens = client.encode(args.name, args.file, sample_rate=args.sample_rate)
+                written = save_tokens(args.output, tokens)
+                print(f"{args.file} -> {tokens.kind} tokens {tokens.shape} -> {', '.join(map(str, written))}")
+            else:
+                media_type = guess_media_type(args.output)
+                data = client.decode(args.name, load_tokens(args.tokens, args.name), media_type=media_type)
+                Path(args.output).write_bytes(data)
+                print(f"{args.tokens} -> {args.output}")
+    except ServiceError as exc:
+        print(f"tzoo: error: the service answered {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # httpx's connection errors are OSErrors too
+        print(f"tzoo: error: {args.url}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    return 0
+
+
+def _encode_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """What local and client ``encode`` share."""
+    p.add_argument("name")
+    p.add_argument("file", help="image (png, jpeg, webp, gif), audio (wav, flac, ogg, mp3) or .npy array")
+    p.add_argument("-o", "--output", required=True, help="OUT.npy (+ OUT.json metadata) or OUT.json")
+    p.add_argument("--sample-rate", type=int, help="rate of raw samples in a .npy file")
+    return p
+
+
+def _decode_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """What local and client ``decode`` share."""
+    p.add_argument("name")
+    p.add_argument("tokens", help="IN.npy (with IN.json beside it, if encode wrote one) or IN.json")
+    p.add_argument("-o", "--output", required=True, help="OUT.png / .jpg / .webp / .wav / .npy")
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,11 +299,75 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help="an image file to use instead of the built-in test pattern")
     p.set_defaults(func=_cmd_demo)
 
+    p = sub.add_parser("eval-tokenizer", help="PSNR, codebook usage and speed of an image tokenizer")
+    p.add_argument("name")
+    p.add_argument("--data", default="data/images/eval", help="folder of held-out images")
+    p.add_argument("--size", type=int, default=256, help="tile size (every non-overlapping tile is used)")
+    p.add_argument("--max-tiles", type=int, default=0, help="use at most this many tiles (0: all)")
+    p.add_argument("--weights", help="checkpoint directory or .safetensors file")
+    p.set_defaults(func=_cmd_eval_tokenizer)
+
+    p = sub.add_parser("train-tokenizer", help="train a tokenizer from a YAML config (resumes by default)")
+    p.add_argument("--config", required=True, help="YAML file, e.g. configs/image-fsq-f8-4k.yaml")
+    p.add_argument("--max-steps", type=int, help="stop after this many more steps (for smoke runs)")
+    p.add_argument("--run-dir", help="override run.dir of the config")
+    p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in the run dir")
+    p.add_argument(
+        "--init-from",
+        help="without a checkpoint in the run dir, start from this exported tokenizer and its step",
+    )
+    p.set_defaults(func=_cmd_train_tokenizer)
+
+    p = _encode_arguments(sub.add_parser("encode", help="encode a media file locally (no server)"))
+    p.add_argument("--weights", help="checkpoint directory or .safetensors file")
+    p.set_defaults(func=_cmd_encode)
+    p = _decode_arguments(sub.add_parser("decode", help="decode a tokens file locally (no server)"))
+    p.add_argument("--weights", help="checkpoint directory or .safetensors file")
+    p.set_defaults(func=_cmd_decode)
+
+    p = sub.add_parser("serve", help="run the REST service (flags override TZOO_* variables)")
+    p.add_argument("--host", help="interface to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, help="default 8000")
+    p.add_argument("--tokenizers", help="comma-separated names, or all-local (default: the shipped defaults)")
+    p.add_argument("--device", help="cpu (default), cuda, cuda:1, ...")
+    p.add_argument("--torch-threads", type=int, help="torch intra-op threads (default: one per core)")
+    p.add_argument("--weights-dir", help="a directory with one checkpoint directory per tokenizer name")
+    p.add_argument("--max-batch-size", type=int, help="items per model call (default 32)")
+    p.add_argument("--max-wait-ms", type=float, help="longest wait for a batch to fill (default 0)")
+    p.add_argument("--max-queue", type=int, help="queued requests per tokenizer before 429 (default 256)")
+    p.add_argument("--timeout", type=float, help="seconds a request may take (default 30)")
+    p.add_argument("--api-key-file", help="require one of the keys in FILE (one per line)")
+    p.add_argument("--workers", type=int, help="worker processes (default 1)")
+    p.set_defaults(func=_cmd_serve)
+
+    url, api_key = _client_defaults()
+    client = sub.add_parser("client", help="talk to a running service")
+    client.add_argument("--url", default=url, help=f"service URL (default {url}; TZOO_URL)")
+    client.add_argument("--api-key", default=api_key, help="API key (default: TZOO_API_KEY)")
+    client.add_argument("--api-key-file", help="read the API key from FILE's first key")
+    client.add_argument("--timeout", type=float, default=60.0)
+    client.set_defaults(func=_cmd_client)
+    client_sub = client.add_subparsers(dest="client_command", required=True)
+    client_sub.add_parser("ready", help="exit 0 when /readyz says ready (a container healthcheck)")
+    client_sub.add_parser("list", help="the tokenizers the service serves, as JSON")
+    _encode_arguments(client_sub.add_parser("encode", help="encode a media file on the service"))
+    _decode_arguments(client_sub.add_parser("decode", help="decode a tokens file on the service"))
+
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
     p = bench.add_parser("quantizers", help="quantizer speed and memory vs vector-quantize-pytorch")
     p.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     p.add_argument("--out", help="directory for results.json and results.md")
     p.set_defaults(func=_cmd_bench)
+    p = bench.add_parser("service", help="load the service on loopback: batching, transports, overhead")
+    p.add_argument("--tokenizer", help="default: the default discrete image tokenizer, else any image one")
+    p.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
+    p.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of each load phase (default 10)")
+    p.add_argument("--soak-seconds", type=float, default=60.0, help="length of the soak run (0: none)")
+    p.add_argument("--torch-threads", type=int, default=0, help="for the server and the in-process baseline")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats of the compared phases")
+    p.add_argument("--out", help="directory for results.json and results.md")
+    p.set_defaults(func=_cmd_bench_service)
     p = bench.add_parser(
         "kernels", help="nearest-code search vs faiss-cpu, torch.cdist, vector-quantize-pytorch"
     )

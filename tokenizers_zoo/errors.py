@@ -29,6 +29,11 @@ class InvalidMediaError(TokenizersZooError, ValueError):
     """Media a tokenizer cannot take: wrong shape, dtype, value range or channel count."""
 
 
+class MediaTooLargeError(InvalidMediaError):
+    """Media over a size limit (bytes, pixels, seconds), checked before it is decoded in
+    full, so a small compressed file cannot expand into gigabytes (a decompression bomb)."""
+
+
 class WeightsNotFoundError(TokenizersZooError, FileNotFoundError):
     """A tokenizer needs weights that are not on this machine."""
 

@@ -13,6 +13,13 @@ MODALITIES: tuple[str, ...] = ("image", "video", "audio")
 KINDS: tuple[str, ...] = ("discrete", "continuous")
 
 
+def scale_sizes(scales: Sequence[int], height: int, width: int) -> list[tuple[int, int]]:
+    """Token map size of each scale of a multi-scale (VAR) tokenizer for an ``height x width``
+    grid: scale ``s`` covers ``round(s * H / scales[-1]) x round(s * W / scales[-1])``."""
+    last = scales[-1]
+    return [(max(1, round(s * height / last)), max(1, round(s * width / last))) for s in scales]
+
+
 @dataclass(frozen=True)
 class TokenizerInfo:
     """Static description of a tokenizer.
@@ -23,6 +30,9 @@ class TokenizerInfo:
     - video: the same with a leading ``t = ceil(T / temporal_factor)``.
     - audio: ``(num_codebooks, frames)`` ids as EnCodec lays them out, or
       ``(frames, latent_dim)`` latents; ``frames = ceil(samples / temporal_factor)``.
+
+    ``scales`` is set for multi-scale (VAR) image tokenizers: their ids per item are
+    one flat sequence, coarse to fine, of ``sum(h_k * w_k)`` tokens.
 
     ``sample_rate`` is the rate audio is tokenized at (``None``: any rate, kept as
     given). ``vocab_size`` has one entry per codebook and is empty for continuous
@@ -39,6 +49,7 @@ class TokenizerInfo:
     sample_rate: int | None = None
     channels: int = 3
     description: str = ""
+    scales: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
@@ -50,6 +61,7 @@ class TokenizerInfo:
         if self.kind == "continuous" and not self.latent_dim:
             raise ValueError("a continuous tokenizer needs latent_dim")
         object.__setattr__(self, "vocab_size", tuple(int(v) for v in self.vocab_size))
+        object.__setattr__(self, "scales", tuple(int(s) for s in self.scales))
 
     @property
     def num_codebooks(self) -> int:
@@ -72,10 +84,13 @@ class TokenizerInfo:
             grid = (math.ceil(shape[0] / self.temporal_factor), *grid)
         if self.kind == "continuous":
             return (*grid, self.latent_dim)
+        if self.scales:
+            return (sum(h * w for h, w in scale_sizes(self.scales, *grid[-2:])),)
         return (*grid, self.num_codebooks) if self.num_codebooks > 1 else grid
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["vocab_size"] = list(self.vocab_size)
+        data["scales"] = list(self.scales)
         data["num_codebooks"] = self.num_codebooks
         return data

@@ -8,6 +8,7 @@ the network: weights are files shipped in the package or given by the caller.
 from __future__ import annotations
 
 import difflib
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,13 +32,14 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 class RegistryEntry:
     """``weights`` is a checkpoint directory or safetensors file (relative paths are
     inside the installed package); ``None`` means the architecture needs none, or
-    that the caller must supply them."""
+    that the caller must supply them. ``config=None`` takes the architecture's settings
+    from the checkpoint's ``config.json``, so a shipped checkpoint describes itself."""
 
     name: str
     architecture: type[Tokenizer]
     modality: str
     kind: str
-    config: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] | None = field(default_factory=dict)
     description: str = ""
     weights: str | None = None
 
@@ -50,6 +52,14 @@ class RegistryEntry:
 
 _ENTRIES: dict[str, RegistryEntry] = {}
 _DEFAULTS: dict[tuple[str, str], str] = {}
+
+
+def _with_builtins() -> dict[str, RegistryEntry]:
+    """The entries, built-in tokenizers included: they register when their package is
+    imported, which ``import tokenizers_zoo`` no longer does eagerly (it stays torch-free),
+    so every lookup makes sure of it first."""
+    importlib.import_module("tokenizers_zoo.tokenizers")
+    return _ENTRIES
 
 
 def register(
@@ -73,7 +83,11 @@ def register(
         raise TypeError(f"architecture must be a Tokenizer subclass, got {architecture!r}")
     if name in _ENTRIES and not overwrite:
         raise ValueError(f"a tokenizer named {name!r} is already registered (pass overwrite=True)")
-    entry = RegistryEntry(name, architecture, modality, kind, dict(config or {}), description, weights)
+    if config is None and weights is None:
+        raise ValueError("give the architecture's config, or weights whose config.json holds it")
+    entry = RegistryEntry(
+        name, architecture, modality, kind, None if config is None else dict(config), description, weights
+    )
     _ENTRIES[name] = entry
     if default:
         _DEFAULTS[(modality, kind)] = name
@@ -88,14 +102,14 @@ def list_tokenizers(modality: str | None = None, kind: str | None = None) -> lis
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     return sorted(
         name
-        for name, entry in _ENTRIES.items()
+        for name, entry in _with_builtins().items()
         if (modality is None or entry.modality == modality) and (kind is None or entry.kind == kind)
     )
 
 
 def get_entry(name: str) -> RegistryEntry:
     try:
-        return _ENTRIES[name]
+        return _with_builtins()[name]
     except KeyError:
         close = difflib.get_close_matches(name, list(_ENTRIES), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -108,6 +122,7 @@ def default_tokenizer(modality: str, kind: str = "discrete") -> str:
     """The name ``tzoo`` and the service use when none is given for this modality and kind."""
     if modality not in MODALITIES or kind not in KINDS:
         raise ValueError(f"modality must be one of {MODALITIES} and kind one of {KINDS}")
+    _with_builtins()
     try:
         return _DEFAULTS[(modality, kind)]
     except KeyError:
@@ -133,13 +148,21 @@ def load(
     A tokenizer with parameters and no weights raises ``WeightsNotFoundError``
     naming the file it expected.
     """
-    if Path(name).is_dir() and (Path(name) / CONFIG_FILE).is_file() and name not in _ENTRIES:
+    if Path(name).is_dir() and (Path(name) / CONFIG_FILE).is_file() and name not in _with_builtins():
         return Tokenizer.from_pretrained(name, device=device, dtype=dtype)
     device = check_device(device)
     entry = get_entry(name)
-    model = entry.architecture.from_config(entry.config, name=entry.name)
-    if pretrained and len(model.state_dict()) > 0:
-        model.load_weights(_resolve_weights(entry, weights))
+    if entry.config is None:
+        weights_file = _resolve_weights(entry, weights)
+        checkpoint = weights_file.parent
+        config = read_checkpoint_config(checkpoint)["config"]
+        model = entry.architecture.from_config(config, name=entry.name)
+        if pretrained:
+            model.load_weights(weights_file)
+    else:
+        model = entry.architecture.from_config(entry.config, name=entry.name)
+        if pretrained and len(model.state_dict()) > 0:
+            model.load_weights(_resolve_weights(entry, weights))
     return model.to(device=device, dtype=dtype).eval()
 
 

@@ -165,8 +165,11 @@ class Tokenizer(nn.Module, ABC):
             raise InvalidTokensError("latents contain NaN or infinity")
 
     # -- checkpoints -----------------------------------------------------------------
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` into ``directory``."""
+    def save_pretrained(self, directory: str | Path, training: dict[str, Any] | None = None) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into ``directory``.
+
+        ``training`` (JSON-able: step, recipe, data) is kept in ``config.json`` so a
+        checkpoint says how it was made, and a later run can continue from it."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         config = {
@@ -175,9 +178,12 @@ class Tokenizer(nn.Module, ABC):
             "name": self.name,
             "config": dataclasses.asdict(self.config),
         }
+        if training:
+            config["training"] = training
         (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": CHECKPOINT_FORMAT})
+        (directory / WEIGHTS_FILE).chmod(0o644)  # safetensors writes 0600; shipped weights must be readable
         return directory
 
     @classmethod

@@ -1,7 +1,16 @@
 """Turning what users hold (PIL images, uint8 arrays, tensors, sample arrays) into the
 canonical tensors tokenizers work on, and back."""
 
-from tokenizers_zoo.media.audio import to_audio_batch
-from tokenizers_zoo.media.image import to_image_batch, to_pil, to_uint8
+from tokenizers_zoo.media.audio import read_audio, to_audio_batch, write_wav
+from tokenizers_zoo.media.image import read_image, to_image_batch, to_pil, to_uint8, write_image
 
-__all__ = ["to_audio_batch", "to_image_batch", "to_pil", "to_uint8"]
+__all__ = [
+    "read_audio",
+    "read_image",
+    "to_audio_batch",
+    "to_image_batch",
+    "to_pil",
+    "to_uint8",
+    "write_image",
+    "write_wav",
+]

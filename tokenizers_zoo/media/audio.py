@@ -3,18 +3,26 @@
 Accepted: arrays or tensors ``(T,)``, ``(C, T)`` or ``(B, C, T)``; integer PCM
 (int16, int32, uint8) is scaled to [-1, 1]. A tokenizer with a fixed rate gets the
 audio resampled (torchaudio) and, when it is mono, down-mixed by averaging channels.
+
+``read_audio``/``write_wav`` turn encoded files (bytes) into float samples and back,
+for the service and the CLI.
 """
 
 from __future__ import annotations
 
+import io
+import math
+import wave
+from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import torch
 import torchaudio.functional as AF
 from torch import Tensor
 
-from tokenizers_zoo.errors import InvalidMediaError
+from tokenizers_zoo.errors import InvalidMediaError, MediaTooLargeError
 
 _INT_SCALE = {torch.int16: 32768.0, torch.int32: 2147483648.0}
 
@@ -65,3 +73,56 @@ def to_audio_batch(
     elif channels is not None and x.shape[1] != channels:
         raise InvalidMediaError(f"expected {channels} channel(s), got {x.shape[1]}")
     return x.contiguous()
+
+
+#: FFmpeg demuxers ``read_audio`` may use. The demuxer is always named, never probed:
+#: probing would let a file pick demuxers (playlists, concat lists) that open other files.
+AUDIO_FORMATS = ("wav", "flac", "ogg", "mp3")
+
+
+def read_audio(
+    source: bytes | str | Path, audio_format: str, max_seconds: float | None = None
+) -> tuple[np.ndarray, int]:
+    """WAV, FLAC, Ogg (Vorbis, Opus) or MP3 -> ``(float32 (C, T) in [-1, 1], sample rate)``.
+
+    Decoding stops as soon as the audio passes ``max_seconds``, so memory stays bounded
+    whatever the file claims."""
+    if audio_format not in AUDIO_FORMATS:
+        raise InvalidMediaError(f"audio format must be one of {AUDIO_FORMATS}, got {audio_format!r}")
+    chunks: list[np.ndarray] = []
+    opened = io.BytesIO(source) if isinstance(source, bytes) else str(source)
+    try:
+        with av.open(opened, format=audio_format) as f:
+            stream = next((s for s in f.streams if s.type == "audio"), None)
+            if stream is None:
+                raise InvalidMediaError(f"the {audio_format} file has no audio stream")
+            resampler = av.AudioResampler(format="fltp")  # planar float, rate and layout kept
+            rate, limit, total = stream.rate, None, 0
+            if max_seconds is not None and math.isfinite(max_seconds) and rate:
+                limit = int(max_seconds * rate)
+            for packet_frame in f.decode(stream):
+                for frame in resampler.resample(packet_frame):
+                    chunks.append(frame.to_ndarray())
+                    total += chunks[-1].shape[-1]
+                    if limit is not None and total > limit:
+                        raise MediaTooLargeError(f"audio is longer than the limit of {max_seconds:g} s")
+            chunks.extend(frame.to_ndarray() for frame in resampler.resample(None))
+    except InvalidMediaError:
+        raise
+    except Exception as exc:  # FFmpeg reports corrupt input through many types; all mean "not audio"
+        raise InvalidMediaError(f"not a readable {audio_format} file: {exc}") from exc
+    if not chunks or not rate:
+        raise InvalidMediaError(f"the {audio_format} file holds no samples")
+    return np.concatenate(chunks, axis=-1).astype(np.float32, copy=False), int(rate)
+
+
+def write_wav(samples: np.ndarray, sample_rate: int) -> bytes:
+    """``(C, T)`` float samples in [-1, 1] -> 16-bit PCM WAV bytes."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(pcm.shape[0])
+        out.setsampwidth(2)
+        out.setframerate(int(sample_rate))
+        out.writeframes(pcm.T.tobytes())
+    return buffer.getvalue()

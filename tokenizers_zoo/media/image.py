@@ -6,10 +6,14 @@ tensor ``(C, H, W)`` / ``(B, C, H, W)``, a float tensor ``(3, H, W)`` /
 repeated to RGB; RGBA (and palette images with transparency) is composited onto
 white, which is what a viewer shows. A batch of different sizes is rejected: pad
 or resize first, or encode the images one by one.
+
+``read_image``/``write_image`` turn encoded files (bytes) into uint8 pixels and back,
+for the service and the CLI.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +22,13 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from tokenizers_zoo.errors import InvalidMediaError
+from tokenizers_zoo.errors import InvalidMediaError, MediaTooLargeError
 
 _RANGE_SLACK = 1e-3
 
 
-def _pil_to_rgb(image: Image.Image) -> Image.Image:
+def pil_to_rgb(image: Image.Image) -> Image.Image:
+    """RGB copy of any PIL image; transparency is composited onto white."""
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -37,7 +42,7 @@ def _uint8_hwc_to_chw(array: np.ndarray) -> Tensor:
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
         raise InvalidMediaError(f"image arrays must be (H, W) or (H, W, 1|3|4), got {array.shape}")
     if array.shape[2] == 4:
-        return _uint8_hwc_to_chw(np.asarray(_pil_to_rgb(Image.fromarray(array, "RGBA"))))
+        return _uint8_hwc_to_chw(np.asarray(pil_to_rgb(Image.fromarray(array, "RGBA"))))
     if array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)
     return torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1)
@@ -52,13 +57,13 @@ def _item_to_batch(item: Any) -> Tensor:
     if isinstance(item, str | Path):
         try:
             with Image.open(item) as opened:
-                item = _pil_to_rgb(opened)
+                item = pil_to_rgb(opened)
         except (FileNotFoundError, IsADirectoryError) as exc:
             raise InvalidMediaError(f"cannot open image {item}: {exc.strerror}") from exc
         except (UnidentifiedImageError, OSError) as exc:
             raise InvalidMediaError(f"{item} is not an image Pillow can read") from exc
     if isinstance(item, Image.Image):
-        item = np.asarray(_pil_to_rgb(item))
+        item = np.asarray(pil_to_rgb(item))
     if isinstance(item, np.ndarray):
         if item.dtype != np.uint8:
             raise InvalidMediaError(
@@ -123,3 +128,35 @@ def to_pil(image: Tensor) -> Image.Image:
     if image.ndim != 3 or image.shape[0] != 3:
         raise InvalidMediaError(f"to_pil takes one (3, H, W) image, got {tuple(image.shape)}")
     return Image.fromarray(to_uint8(image).permute(1, 2, 0).cpu().numpy(), "RGB")
+
+
+#: Pillow decoders ``read_image`` may use; anything else is refused unopened.
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+
+
+def read_image(data: bytes, max_pixels: int | None = None) -> np.ndarray:
+    """PNG, JPEG, WebP or GIF (first frame) bytes -> uint8 ``(H, W, 3)`` RGB.
+
+    The canvas size is read from the header and checked against ``max_pixels`` before
+    any pixel is decoded, so a small file declaring a huge image (a decompression bomb)
+    costs nothing."""
+    try:
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
+            if max_pixels is not None and image.width * image.height > max_pixels:
+                raise MediaTooLargeError(
+                    f"image of {image.width}x{image.height} pixels is over the limit of {max_pixels} pixels"
+                )
+            return np.asarray(pil_to_rgb(image))
+    except MediaTooLargeError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise MediaTooLargeError(str(exc)) from exc
+    except Exception as exc:  # Pillow's decoders raise many types on hostile input; all mean "not an image"
+        raise InvalidMediaError(f"not a readable {'/'.join(IMAGE_FORMATS)} image: {exc}") from exc
+
+
+def write_image(pixels: np.ndarray, image_format: str = "PNG") -> bytes:
+    """uint8 ``(H, W, 3)`` pixels -> encoded bytes in a Pillow format (PNG, JPEG, WEBP)."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(buffer, format=image_format)
+    return buffer.getvalue()

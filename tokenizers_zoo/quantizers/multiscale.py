@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tokenizers_zoo.errors import InvalidTokensError
+from tokenizers_zoo.info import scale_sizes
 from tokenizers_zoo.kernels import lookup_codes, nearest_code
 from tokenizers_zoo.quantizers.base import (
     Quantizer,
@@ -86,8 +87,7 @@ class MultiScaleResidualVQ(Quantizer):
         return self._codebook_size
 
     def scale_sizes(self, height: int, width: int) -> list[tuple[int, int]]:
-        last = self.scales[-1]
-        return [(max(1, round(s * height / last)), max(1, round(s * width / last))) for s in self.scales]
+        return scale_sizes(self.scales, height, width)
 
     def get_codebook(self) -> Tensor:
         codebook = self.codebook.float()

@@ -2,20 +2,51 @@
 
 from tokenizers_zoo.registry import register
 from tokenizers_zoo.tokenizers.audio import AudioTokenizer
+from tokenizers_zoo.tokenizers.conv import ConvImageTokenizer
 from tokenizers_zoo.tokenizers.image import ImageTokenizer
 from tokenizers_zoo.tokenizers.mulaw import MuLawTokenizer
+from tokenizers_zoo.tokenizers.palette import PaletteTokenizer
 from tokenizers_zoo.tokenizers.patch import PatchTokenizer
 
 for _size in (8, 16):
     register(
-        f"image-patch-{_size}",
+        f"image-patch-p{_size}",
         PatchTokenizer,
         {"patch_size": _size},
         modality="image",
         kind="continuous",
         description=f"raw {_size}x{_size} RGB patches (Fuyu); exact inverse, no weights",
-        default=_size == 16,
     )
+
+register(
+    "image-palette-512",
+    PaletteTokenizer,
+    {"num_colors": 512},
+    modality="image",
+    kind="discrete",
+    description="one token per pixel: nearest of 512 k-means colours fitted on photos (ImageGPT)",
+    weights="weights/image-palette-512",
+)
+
+# Trained with the recipe: configs/<name>.yaml (how, and what they reach: README).
+register(
+    "image-fsq-f8-4k",
+    ConvImageTokenizer,
+    modality="image",
+    kind="discrete",
+    description="f8 FSQ [7,5,5,5,5] (4375 codes), conv encoder/decoder trained on photos",
+    weights="weights/image-fsq-f8-4k",
+    default=True,
+)
+register(
+    "image-kl-f8-c16",
+    ConvImageTokenizer,
+    modality="image",
+    kind="continuous",
+    description="f8 diagonal-Gaussian latents, 16 channels, conv encoder/decoder trained on photos",
+    weights="weights/image-kl-f8-c16",
+    default=True,
+)
 
 register(
     "audio-mulaw-8bit",
@@ -27,4 +58,11 @@ register(
     default=True,
 )
 
-__all__ = ["AudioTokenizer", "ImageTokenizer", "MuLawTokenizer", "PatchTokenizer"]
+__all__ = [
+    "AudioTokenizer",
+    "ConvImageTokenizer",
+    "ImageTokenizer",
+    "MuLawTokenizer",
+    "PaletteTokenizer",
+    "PatchTokenizer",
+]

@@ -30,7 +30,7 @@ class PatchTokenizer(ImageTokenizer):
     def __init__(self, config: PatchConfig = PatchConfig(), name: str | None = None) -> None:
         if config.patch_size < 1:
             raise ValueError(f"patch_size must be >= 1, got {config.patch_size}")
-        super().__init__(config, name or f"image-patch-{config.patch_size}")
+        super().__init__(config, name or f"image-patch-p{config.patch_size}")
 
     @property
     def info(self) -> TokenizerInfo:

@@ -1,0 +1,155 @@
+"""One served tokenizer: its dynamic batcher, its inference thread, and the conversions
+between wire data (numpy) and the library's ``Tokens``.
+
+Requests are checked here, before they queue (token shapes and ranges, options, output
+size), so a batch holds only items that should succeed; the batcher still reruns a
+failed batch item by item in case one slips through.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import torch
+from tokenizers_zoo.service.batching import DynamicBatcher, QueueFullError
+from tokenizers_zoo.service.convert import from_wire, media_arrays, to_wire
+from tokenizers_zoo.service.media_types import Media, MediaLimits
+from tokenizers_zoo.service.metrics import ServiceMetrics
+from tokenizers_zoo.service.wire import EncodedTokens
+
+from tokenizers_zoo.errors import InvalidTokensError, MediaTooLargeError
+from tokenizers_zoo.tokenizer import Tokenizer
+from tokenizers_zoo.tokens import Tokens
+
+ENCODE, DECODE = "encode", "decode"
+
+
+class ServedTokenizer:
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        metrics: ServiceMetrics,
+        limits: MediaLimits,
+        *,
+        max_batch_size: int,
+        max_wait_ms: float,
+        max_queue: int,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.name = tokenizer.name
+        self.info = tokenizer.info
+        self.limits = limits
+        self._metrics = metrics
+        # One thread per tokenizer: batches of one model run one after another, and torch
+        # spreads each over the cores itself.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"tzoo-{self.name}")
+        self._batcher = DynamicBatcher(
+            self._run,
+            self._executor,
+            max_batch_size=max_batch_size,
+            max_wait_s=max_wait_ms / 1000,
+            max_queue=max_queue,
+            on_batch=self._observe,
+        )
+        metrics.queue_depth.labels(self.name).set_function(lambda: self._batcher.depth)
+
+    def start(self) -> None:
+        self._batcher.start()
+
+    async def close(self) -> None:
+        await self._batcher.close()
+        self._executor.shutdown(wait=True)
+
+    # -- requests ----------------------------------------------------------------------
+    def options_from_query(self, query: Mapping[str, str]) -> dict[str, Any]:
+        """The tokenizer's own encode options among the query parameters (JSON values, else
+        strings): ``?bandwidth=6`` -> ``{"bandwidth": 6}``. Other parameters are not its."""
+        options: dict[str, Any] = {}
+        for name in self.tokenizer.options:
+            if name in query:
+                try:
+                    options[name] = json.loads(query[name])
+                except ValueError:
+                    options[name] = query[name]
+        return options
+
+    async def encode(self, media: Media, options: Mapping[str, Any]) -> EncodedTokens:
+        key = (ENCODE, media.array.shape, media.array.dtype.str, media.sample_rate, _frozen(options))
+        return await self._submit(key, media)
+
+    async def decode(self, tokens: EncodedTokens) -> np.ndarray:
+        """One item's media: uint8 ``(H, W, 3)`` pixels or float32 ``(C, T)`` samples."""
+        checked = self.check_tokens(tokens)
+        key = (
+            DECODE,
+            checked.shape,
+            str(checked.data.dtype),
+            checked.original_size,
+            checked.sample_rate,
+            _frozen(checked.extras),
+        )
+        return await self._submit(key, checked)
+
+    async def _submit(self, key: Hashable, item: Any) -> Any:
+        try:
+            return await self._batcher.submit(key, item)
+        except QueueFullError:
+            self._metrics.rejected.labels(self.name, "queue_full").inc()
+            raise
+
+    def check_tokens(self, tokens: EncodedTokens) -> Tokens:
+        """Wire tokens -> ``Tokens`` of one item this tokenizer can decode into media within
+        the limits, or ``InvalidTokensError`` / ``MediaTooLargeError`` saying why not."""
+        if not tokens.data.ndim or tokens.data.shape[0] != 1:
+            raise InvalidTokensError(
+                f"decode takes one item with a batch axis of 1, got shape {tokens.shape}; "
+                "decode several items in several requests (they are batched together)"
+            )
+        checked = from_wire(tokens, self.tokenizer)
+        self._check_output_size(checked)
+        self.tokenizer.validate(checked)
+        return checked
+
+    def _check_output_size(self, tokens: Tokens) -> None:
+        size = tokens.original_size
+        if self.info.modality == "audio":
+            # Tokens without a rate are measured at 48 kHz, the highest rate in common use.
+            rate = tokens.sample_rate or self.info.sample_rate or 48_000
+            if size and size[0] > self.limits.max_audio_seconds * rate:
+                raise MediaTooLargeError(f"decoded audio would be over {self.limits.max_audio_seconds:g} s")
+        elif len(size) >= 2 and math.prod(size[-2:]) > self.limits.max_pixels:
+            raise MediaTooLargeError(f"decoded images would be over {self.limits.max_pixels} pixels")
+
+    # -- batches (on the inference thread) ---------------------------------------------
+    def _run(self, key: Hashable, items: Sequence[Any]) -> list[Any]:
+        op = key[0]  # type: ignore[index]
+        if op == ENCODE:
+            options = {name: json.loads(value) for name, value in key[-1]}  # type: ignore[index]
+            return self._encode_batch(items, options)
+        return self._decode_batch(items)
+
+    def _encode_batch(self, items: Sequence[Media], options: dict[str, Any]) -> list[EncodedTokens]:
+        if self.info.modality == "audio":
+            batch: Any = np.stack([m.array for m in items])
+        else:
+            batch = [m.array for m in items]
+        return to_wire(self.tokenizer.encode(batch, sample_rate=items[0].sample_rate, **options))
+
+    def _decode_batch(self, items: Sequence[Tokens]) -> list[np.ndarray]:
+        batch = items[0].with_data(torch.cat([t.data for t in items]))
+        return media_arrays(self.info.modality, self.tokenizer.decode(batch))
+
+    def _observe(self, key: Hashable, size: int, seconds: float) -> None:
+        op = key[0]  # type: ignore[index]
+        self._metrics.batch_size.labels(self.name, op).observe(size)
+        self._metrics.batch_seconds.labels(self.name, op).observe(seconds)
+
+
+def _frozen(options: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Options as a hashable batch key (values by their JSON, so 6 and 6.0 differ)."""
+    return tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in options.items()))

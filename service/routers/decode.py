@@ -1,0 +1,93 @@
+"""``POST /v1/tokenizers/{name}/decode``: tokens (JSON as encode answers, or ``.npy`` with
+``X-Tzoo-*`` headers) -> the media, in the type ``Accept`` asks for (PNG or WAV by default)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from tokenizers_zoo.service.deadlines import within_deadline
+from tokenizers_zoo.service.dependencies import Served, State
+from tokenizers_zoo.service.engine import ServedTokenizer
+from tokenizers_zoo.service.media_types import (
+    DECODE_TYPES,
+    UnsupportedMediaTypeError,
+    media_type,
+    negotiate,
+    render_media,
+    returned_types,
+)
+from tokenizers_zoo.service.problems import problem_responses
+from tokenizers_zoo.service.wire import (
+    H_EXTRAS,
+    H_KIND,
+    H_ORIGINAL_SIZE,
+    JSON,
+    NPY,
+    EncodedTokens,
+    MalformedBodyError,
+)
+
+router = APIRouter(prefix="/v1/tokenizers", tags=["decode"])
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_OUT_TYPES = sorted({t for types in DECODE_TYPES.values() for t in types})
+
+
+@router.post(
+    "/{name}/decode",
+    response_class=Response,
+    responses={
+        200: {"description": "the media", "content": {t: _BINARY for t in [*_OUT_TYPES, NPY]}},
+        **problem_responses(400, 401, 404, 406, 413, 415, 422, 429, 503),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {"schema": {"$ref": "#/components/schemas/TokensBody"}},
+                NPY: _BINARY,
+            },
+        },
+        "parameters": [
+            {
+                "name": H_KIND,
+                "in": "header",
+                "required": False,
+                "schema": {"enum": ["discrete", "continuous"]},
+            },
+            {"name": H_ORIGINAL_SIZE, "in": "header", "required": False, "schema": {"type": "string"}},
+            {"name": H_EXTRAS, "in": "header", "required": False, "schema": {"type": "string"}},
+        ],
+    },
+)
+async def decode(request: Request, tokenizer: Served, state: State) -> Response:
+    """Tokens -> media. A ``.npy`` body needs ``X-Tzoo-Kind`` at least; without
+    ``X-Tzoo-Original-Size`` the whole token grid is decoded."""
+    modality = tokenizer.info.modality
+    answer = negotiate(request.headers.get("accept"), returned_types(modality))
+    body = await request.body()
+    tokens = await run_in_threadpool(_parse_tokens, tokenizer, body, request.headers)
+    work = tokenizer.decode(tokens)
+    media = await within_deadline(
+        request, work, state.settings.request_timeout_s, state.metrics, tokenizer.name
+    )
+    rate = tokens.sample_rate or tokenizer.info.sample_rate
+    data = await run_in_threadpool(render_media, modality, media, answer, rate)
+    return Response(data, media_type=answer, headers={"Vary": "Accept"})
+
+
+def _parse_tokens(tokenizer: ServedTokenizer, body: bytes, headers: Any) -> EncodedTokens:
+    kind = media_type(headers.get("content-type"))
+    if kind == NPY:
+        return EncodedTokens.from_npy(body, headers, tokenizer.name)
+    if kind not in (JSON, ""):
+        raise UnsupportedMediaTypeError(f"decode takes {JSON} or {NPY}, got {kind!r}")
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise MalformedBodyError(f"the body is not JSON: {exc}") from exc
+    return EncodedTokens.from_json(parsed)

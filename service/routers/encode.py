@@ -1,0 +1,193 @@
+"""``POST /v1/tokenizers/{name}/encode`` (one item) and ``.../encode/batch`` (many).
+
+One item: the raw media with its Content-Type, or multipart/form-data with a ``file``
+field; the answer is JSON or ``.npy`` by ``Accept``. Many: a JSON list of base64 files,
+or several ``file`` fields; the items queue separately, so they batch with each other
+and with other requests, and each gets its own result or problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+from tokenizers_zoo.service.deadlines import within_deadline
+from tokenizers_zoo.service.dependencies import Served, State
+from tokenizers_zoo.service.engine import ServedTokenizer
+from tokenizers_zoo.service.media_types import ENCODE_TYPES, media_type, negotiate, read_media
+from tokenizers_zoo.service.problems import (
+    MALFORMED,
+    TOO_LARGE,
+    ProblemError,
+    as_problem,
+    problem_body,
+    problem_responses,
+)
+from tokenizers_zoo.service.schemas import BatchEncodeRequest, BatchEncodeResponse
+from tokenizers_zoo.service.wire import JSON, NPY, EncodedTokens
+
+router = APIRouter(prefix="/v1/tokenizers", tags=["encode"])
+
+MULTIPART = "multipart/form-data"
+#: Bodies up to this size are parsed on the event loop (a 128x128 PNG decodes in ~0.2 ms).
+INLINE_PARSE_BYTES = 256 * 1024
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_FILES = {
+    "type": "object",
+    "properties": {"file": {"type": "string", "format": "binary"}},
+    "required": ["file"],
+}
+_MEDIA_TYPES = sorted({t for types in ENCODE_TYPES.values() for t in types})
+SampleRate = Annotated[
+    int | None, Query(gt=0, le=1_000_000, description="rate of raw samples sent as .npy (audio)")
+]
+
+
+@router.post(
+    "/{name}/encode",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "tokens as JSON, or as .npy with the metadata in X-Tzoo-* headers",
+            "content": {JSON: {"schema": {"$ref": "#/components/schemas/TokensBody"}}, NPY: _BINARY},
+        },
+        **problem_responses(400, 401, 404, 406, 413, 415, 422, 429, 503),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                **{t: _BINARY for t in _MEDIA_TYPES},
+                NPY: _BINARY,
+                MULTIPART: {"schema": _FILES},
+            },
+        }
+    },
+)
+async def encode(
+    request: Request, tokenizer: Served, state: State, sample_rate: SampleRate = None
+) -> Response:
+    """Media -> tokens. Encode options of the tokenizer are query parameters; raw samples in
+    ``.npy`` need ``sample_rate``."""
+    answer = negotiate(request.headers.get("accept"), [JSON, NPY])
+    body, content_type = await _one_upload(request)
+    options = tokenizer.options_from_query(request.query_params)
+    work = _encode(tokenizer, body, content_type, sample_rate, options)
+    timeout = state.settings.request_timeout_s
+    tokens = await within_deadline(request, work, timeout, state.metrics, tokenizer.name)
+    if answer == NPY:
+        return Response(tokens.to_npy(), media_type=NPY, headers={**tokens.headers(), "Vary": "Accept"})
+    text = await run_in_threadpool(json.dumps, tokens.to_json())
+    return Response(text, media_type=JSON, headers={"Vary": "Accept"})
+
+
+@router.post(
+    "/{name}/encode/batch",
+    response_model=BatchEncodeResponse,
+    responses=problem_responses(400, 401, 404, 413, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {"schema": {"$ref": "#/components/schemas/BatchEncodeRequest"}},
+                MULTIPART: {"schema": _FILES},
+            },
+        }
+    },
+)
+async def encode_batch(
+    request: Request, tokenizer: Served, state: State, sample_rate: SampleRate = None
+) -> BatchEncodeResponse:
+    """Many media files -> one result per item, in order: ``tokens`` or ``error`` (a problem)."""
+    uploads = await _many_uploads(request, state.settings.max_batch_items)
+    options = tokenizer.options_from_query(request.query_params)
+
+    async def one(body: bytes | Exception, content_type: str | None) -> EncodedTokens:
+        if isinstance(body, Exception):
+            raise body
+        return await _encode(tokenizer, body, content_type, sample_rate, options)
+
+    work = asyncio.gather(*(one(b, t) for b, t in uploads), return_exceptions=True)
+    timeout = state.settings.request_timeout_s
+    outcomes = await within_deadline(request, work, timeout, state.metrics, tokenizer.name)
+    results: list[dict[str, Any]] = []
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, EncodedTokens):
+            results.append({"index": index, "tokens": outcome.to_json()})
+        elif isinstance(outcome, Exception):
+            results.append({"index": index, "error": problem_body(as_problem(outcome))})
+        else:  # CancelledError and other BaseExceptions are not per-item outcomes
+            raise outcome
+    return BatchEncodeResponse.model_validate({"tokenizer": tokenizer.name, "results": results})
+
+
+async def _encode(
+    tokenizer: ServedTokenizer,
+    body: bytes,
+    content_type: str | None,
+    sample_rate: int | None,
+    options: dict[str, Any],
+) -> EncodedTokens:
+    """Parse one item's media (on a worker thread when large: small files decode faster than
+    a thread hop) and queue it for the model."""
+    args = (tokenizer.info.modality, content_type, body, tokenizer.limits, sample_rate)
+    if len(body) > INLINE_PARSE_BYTES:
+        media = await run_in_threadpool(read_media, *args)
+    else:
+        media = read_media(*args)
+    return await tokenizer.encode(media, options)
+
+
+async def _one_upload(request: Request) -> tuple[bytes, str | None]:
+    """The media of a single-item request: the raw body, or the one ``file`` field."""
+    if media_type(request.headers.get("content-type")) != MULTIPART:
+        return await request.body(), request.headers.get("content-type")
+    files = await _form_files(request, max_files=1)
+    if len(files) != 1:
+        raise ProblemError(MALFORMED, "a multipart body needs exactly one 'file' field")
+    return files[0]
+
+
+async def _many_uploads(request: Request, max_items: int) -> list[tuple[bytes | Exception, str | None]]:
+    """The items of a batch request; an item whose base64 is broken carries its error."""
+    if media_type(request.headers.get("content-type")) == MULTIPART:
+        items: list[tuple[bytes | Exception, str | None]] = list(await _form_files(request, max_items))
+    else:
+        try:
+            parsed = BatchEncodeRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise ProblemError(
+                MALFORMED, f"expected JSON {{'items': [{{data, content_type}}]}}: {exc}"
+            ) from exc
+        items = [(_b64(item.data, index), item.content_type) for index, item in enumerate(parsed.items)]
+    if not items:
+        raise ProblemError(MALFORMED, "the batch has no items")
+    if len(items) > max_items:
+        raise ProblemError(TOO_LARGE, f"{len(items)} items are over the limit of {max_items} per batch")
+    return items
+
+
+def _b64(data: str, index: int) -> bytes | Exception:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        return ProblemError(MALFORMED, f"item {index}: 'data' is not valid base64: {exc}")
+
+
+async def _form_files(request: Request, max_files: int) -> list[tuple[bytes, str | None]]:
+    form = await request.form(max_files=max_files, max_fields=max_files)
+    files = []
+    for value in form.getlist("file"):
+        if not isinstance(value, UploadFile):
+            raise ProblemError(MALFORMED, "each 'file' field must be a file upload")
+        files.append((await value.read(), value.content_type))
+    await form.close()
+    return files

@@ -1,0 +1,46 @@
+"""Liveness, readiness and metrics: the routes orchestrators and Prometheus poll."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.responses import Response
+from tokenizers_zoo.service.dependencies import State, require_api_key
+from tokenizers_zoo.service.problems import NOT_READY, ProblemError, problem_responses
+from tokenizers_zoo.service.schemas import Health, Readiness
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """The process is up and answering (it may still be loading weights)."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Readiness, responses=problem_responses(503))
+async def readyz(state: State) -> Readiness:
+    """200 once every served tokenizer is loaded; 503 while loading, after a failed load
+    (``errors`` says which) and while shutting down."""
+    pool = state.pool
+    if not pool.ready:
+        why = "shutting down" if pool.closing else "not every tokenizer is loaded"
+        raise ProblemError(
+            NOT_READY, why, {"Retry-After": "1"}, tokenizers=dict(pool.states), errors=dict(pool.errors)
+        )
+    return Readiness(status="ready", tokenizers=dict(pool.states), errors=dict(pool.errors))
+
+
+@router.get(
+    "/metrics",
+    dependencies=[Depends(require_api_key)],
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
+        **problem_responses(401),
+    },
+)
+async def metrics(state: State) -> Response:
+    """Prometheus text format: requests by route and status, queue depth, batch sizes and
+    encode/decode latency histograms."""
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

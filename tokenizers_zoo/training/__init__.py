@@ -1,0 +1,1 @@
+"""Training recipe for learned tokenizers: ``tzoo train-tokenizer --config FILE.yaml``."""
