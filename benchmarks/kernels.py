@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tokenizers_zoo.benchmarks.machine import cpu_model
 
 GRID_N = [2**14, 2**16, 2**18, 2**20]
 GRID_K = [2**10, 2**12, 2**14, 2**16]
@@ -158,13 +159,9 @@ def _measure(run: Callable[[], Any], device: str) -> tuple[float, float]:
 def machine_info(device: str) -> dict[str, Any]:
     import faiss
 
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        names = [ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
     info = {
         "device": device,
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,

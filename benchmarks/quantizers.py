@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tokenizers_zoo.benchmarks.machine import cpu_model
+
 QUICK_GRID = [(4096, 1024, 32)]
 FULL_GRID = [(16384, 1024, 32), (65536, 1024, 32), (65536, 4096, 32)]
 IMPLEMENTATIONS = ("tokenizers-zoo", "vector-quantize-pytorch", "torch.cdist+argmin")
@@ -108,17 +110,6 @@ def _format_row(row: dict[str, Any]) -> str:
         f"{head} median {row['median_s'] * 1e3:8.1f} ms (min {row['min_s'] * 1e3:.1f}, "
         f"max {row['max_s'] * 1e3:.1f})  peak +{row['peak_extra_mib']:.0f} MiB"
     )
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name from /proc/cpuinfo (platform.processor() is often just the arch)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _write(rows: list[dict[str, Any]], out: Path) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from tokenizers_zoo.benchmarks.machine import cpu_model
 
 OVERHEAD_REQUESTS = 300
 MAX_REQUESTS_PER_PHASE = 200_000
@@ -247,16 +248,6 @@ def _format(r: LoadResult) -> str:
     )
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def run_service_benchmark(
     tokenizer: str | None = None,
     size: int = 128,
@@ -308,7 +299,7 @@ def run_service_benchmark(
     )
     report = {
         "machine": {
-            "cpu": _cpu_name(),
+            "cpu": cpu_model(),
             "cores": os.cpu_count(),
             "python": platform.python_version(),
             "load_average_before": load_before,
