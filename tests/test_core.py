@@ -194,3 +194,5 @@ def test_missing_gpu_is_a_clear_error() -> None:
         tz.load("image-patch-p16", device="cuda")
     with pytest.raises(tz.DeviceUnavailableError, match="not a device name"):
         tz.load("image-patch-p16", device="gpu0")
+    with pytest.raises(tz.DeviceUnavailableError, match="not available"):
+        tz.load("image-patch-p16", device="xla")  # a torch device type with no backend module

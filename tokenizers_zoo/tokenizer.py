@@ -287,6 +287,11 @@ def read_checkpoint_config(directory: Path) -> dict[str, Any]:
     return meta
 
 
+def _backend_available(device_type: str) -> bool:
+    backend = getattr(torch, device_type, None)
+    return backend is not None and hasattr(backend, "is_available") and bool(backend.is_available())
+
+
 def check_device(device: str | torch.device) -> torch.device:
     """Parse ``device`` and make sure this machine has it, with a message that says so."""
     try:
@@ -302,6 +307,6 @@ def check_device(device: str | torch.device) -> torch.device:
             raise DeviceUnavailableError(
                 f"device {device!r} was asked for, but only {torch.cuda.device_count()} GPU(s) exist"
             )
-    elif parsed.type not in ("cpu", "meta") and not getattr(torch, parsed.type).is_available():
+    elif parsed.type not in ("cpu", "meta") and not _backend_available(parsed.type):
         raise DeviceUnavailableError(f"device {device!r} is not available on this machine")
     return parsed

@@ -13,6 +13,7 @@ of (seed, step), so a resumed run continues exactly as if it had not stopped.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import random
@@ -24,7 +25,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from tokenizers_zoo.tokenizer import ARCHITECTURES, Tokenizer
+from tokenizers_zoo.tokenizer import ARCHITECTURES, WEIGHTS_FILE, Tokenizer, read_checkpoint_config
 from tokenizers_zoo.training.config import ConfigError, TrainConfig
 from tokenizers_zoo.training.data import RandomCrops, eval_tiles
 from tokenizers_zoo.training.evaluate import evaluate_reconstruction
@@ -109,7 +110,7 @@ def train(
     way to continue a run on another machine, with fresh optimiser moments."""
     run_dir = Path(cfg.run.dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(_as_dict(cfg), indent=2) + "\n")
+    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     device = pick_device(cfg.run.device)
@@ -189,7 +190,9 @@ def train(
                 progress.update(step, f"loss {total.item():.4f} psnr {psnr:.2f}", force=True)
             if step % cfg.run.checkpoint_every == 0 or step == end:
                 _save_state(state_path, step, model, ema, optimizer, critic, critic_opt)
-                ema.save_pretrained(run_dir / "export", training={"step": step, "recipe": _as_dict(cfg)})
+                ema.save_pretrained(
+                    run_dir / "export", training={"step": step, "recipe": dataclasses.asdict(cfg)}
+                )
             if step % cfg.run.eval_every == 0 or step == end:
                 result = evaluate_reconstruction(ema, tiles, device=device)
                 log.write(json.dumps({"step": step, "eval": result}) + "\n")
@@ -241,15 +244,7 @@ def _load_state(path: Path, model, ema, optimizer, critic, critic_opt) -> int:  
 
 
 def _init_from_export(directory: Path, model: Tokenizer, ema: Tokenizer) -> int:
-    from tokenizers_zoo.tokenizer import WEIGHTS_FILE, read_checkpoint_config
-
     meta = read_checkpoint_config(directory)
     model.load_weights(directory / WEIGHTS_FILE)
     ema.load_weights(directory / WEIGHTS_FILE)
     return int(meta.get("training", {}).get("step", 0))
-
-
-def _as_dict(cfg: TrainConfig) -> dict[str, Any]:
-    import dataclasses
-
-    return dataclasses.asdict(cfg)
