@@ -96,6 +96,7 @@ class Tokenizer(nn.Module, ABC):
 
         ``sample_rate`` describes raw audio samples (audio tokenizers only)."""
         self._check_options(options)
+        options = self.resolve_options(options)
         x, original_size, sample_rate = self.prepare(media, sample_rate)
         data = self.encode_tensor(x.to(self.device, self.dtype), **options)
         info = self.info
@@ -151,7 +152,7 @@ class Tokenizer(nn.Module, ABC):
         if tokens.kind != info.kind:
             raise InvalidTokensError(f"{self.name} decodes {info.kind} tokens, got {tokens.kind} ones")
         try:
-            expected = info.token_shape(tokens.original_size)
+            expected = self.token_shape_for(tokens.original_size, tokens.extras)
         except ValueError as exc:
             raise InvalidTokensError(f"bad original_size {tokens.original_size}: {exc}") from exc
         if tuple(tokens.shape[1:]) != expected:
@@ -163,6 +164,16 @@ class Tokenizer(nn.Module, ABC):
             self._check_id_ranges(tokens.ids)
         elif not torch.isfinite(tokens.latents).all():
             raise InvalidTokensError("latents contain NaN or infinity")
+
+    def resolve_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Fill in defaults of encode options, so ``Tokens.extras`` says exactly how the
+        tokens were made (a later change of default cannot misread them)."""
+        return dict(options)
+
+    def token_shape_for(self, original_size: tuple[int, ...], extras: dict[str, Any]) -> tuple[int, ...]:
+        """Token shape of one item encoded with ``extras``; tokenizers whose options change
+        the shape (a codec's bandwidth) override this."""
+        return self.info.token_shape(original_size)
 
     # -- checkpoints -----------------------------------------------------------------
     def save_pretrained(self, directory: str | Path, training: dict[str, Any] | None = None) -> Path:
