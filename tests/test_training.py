@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,7 @@ def test_committed_configs_parse_and_build() -> None:
         cfg = load_config(path)
         model = build_model(cfg)
         assert model.name == cfg.name == path.stem
-        assert cfg.name in tz.list_tokenizers(modality="image")
+        assert cfg.name in tz.list_tokenizers(modality=model.info.modality)
 
 
 def test_config_errors_are_clear(tmp_path: Path) -> None:
@@ -176,3 +177,67 @@ def test_init_from_an_export_continues_at_its_step(tmp_path: Path) -> None:
     assert state["step"] == 6
     log = (tmp_path / "b" / "run" / "log.jsonl").read_text().splitlines()
     assert '"step": 5' in log[0]  # the first logged step follows the export's
+
+
+def write_audio_config(tmp_path: Path) -> Path:
+    from tokenizers_zoo.media.audio import write_wav
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 3), ("eval", 1)):
+        (tmp_path / split).mkdir(parents=True)
+        for i in range(count):
+            t = np.arange(8000) / 16000
+            tone = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 400) * t) + 0.01 * rng.standard_normal(8000)
+            (tmp_path / split / f"clip{i}.wav").write_bytes(write_wav(tone[None].astype(np.float32), 16000))
+    config = {
+        "name": "tiny-codec",
+        "model": {
+            "architecture": "NeuralAudioCodec",
+            "config": {
+                "channels": 4,
+                "ratios": [2, 2],
+                "dilations": [1],
+                "latent_dim": 8,
+                "num_quantizers": 4,
+                "codebook_size": 16,
+                "bandwidths": [16.0, 32.0, 64.0],
+            },
+        },
+        "data": {
+            "train": str(tmp_path / "train"),
+            "eval": str(tmp_path / "eval"),
+            "segment_seconds": 0.15,
+            "batch_size": 2,
+        },
+        "optim": {"lr": 1e-3, "warmup_steps": 2, "max_steps": 4},
+        "loss": {"mel": 1.0, "stft": 1.0, "adversarial": 0.1, "feature_matching": 0.2, "disc_start": 2},
+        "run": {
+            "dir": str(tmp_path / "run"),
+            "threads": 1,
+            "log_every": 1,
+            "eval_every": 4,
+            "checkpoint_every": 2,
+        },
+    }
+    path = tmp_path / "audio.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_audio_codec_trains_resumes_exactly_and_reports_speech_metrics(tmp_path: Path) -> None:
+    straight = load_config(write_audio_config(tmp_path / "a"))
+    export = train(straight)
+    split = load_config(write_audio_config(tmp_path / "b"))
+    train(split, max_steps=2)
+    train(split)
+    a = torch.load(tmp_path / "a" / "run" / STATE_FILE, weights_only=True)
+    b = torch.load(tmp_path / "b" / "run" / STATE_FILE, weights_only=True)
+    for key in ("model", "ema", "critic"):
+        for name, tensor in a[key].items():
+            assert torch.equal(tensor, b[key][name]), (key, name)
+    log = [json.loads(line) for line in (tmp_path / "a" / "run" / "log.jsonl").read_text().splitlines()]
+    assert {"mel", "stft", "adversarial", "feature_matching"} <= set(log[-2])
+    assert {"pesq", "stoi", "si_snr", "mel_distance", "real_time_factor"} <= set(log[-1]["eval"])
+    codec = tz.load(str(export))
+    tokens = codec.encode(np.zeros(100, np.float32), sample_rate=16000, bandwidth=32.0)
+    assert tokens.shape == (1, 2, 25)

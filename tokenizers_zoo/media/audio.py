@@ -77,7 +77,7 @@ def to_audio_batch(
 
 #: FFmpeg demuxers ``read_audio`` may use. The demuxer is always named, never probed:
 #: probing would let a file pick demuxers (playlists, concat lists) that open other files.
-AUDIO_FORMATS = ("wav", "flac", "ogg", "mp3")
+AUDIO_FORMATS = ("wav", "flac", "ogg", "mp3", "g722")
 
 
 def read_audio(

@@ -2,6 +2,7 @@
 
 from tokenizers_zoo.registry import register
 from tokenizers_zoo.tokenizers.audio import AudioTokenizer
+from tokenizers_zoo.tokenizers.codec import NeuralAudioCodec
 from tokenizers_zoo.tokenizers.conv import ConvImageTokenizer
 from tokenizers_zoo.tokenizers.image import ImageTokenizer
 from tokenizers_zoo.tokenizers.mulaw import MuLawTokenizer
@@ -49,6 +50,15 @@ register(
 )
 
 register(
+    "audio-rvq-16khz",
+    NeuralAudioCodec,
+    modality="audio",
+    kind="discrete",
+    description="causal SEANet codec + residual VQ (12 x 1024), 16 kHz speech, 1.5/3/6 kbps, streams",
+    weights="weights/audio-rvq-16khz",
+)
+
+register(
     "audio-mulaw-8bit",
     MuLawTokenizer,
     {"bits": 8},
@@ -63,6 +73,7 @@ __all__ = [
     "ConvImageTokenizer",
     "ImageTokenizer",
     "MuLawTokenizer",
+    "NeuralAudioCodec",
     "PaletteTokenizer",
     "PatchTokenizer",
 ]

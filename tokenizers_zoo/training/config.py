@@ -24,6 +24,8 @@ class DataConfig:
     batch_size: int = 8
     eval_size: int = 256
     eval_max_tiles: int = 64
+    segment_seconds: float = 1.0  # audio: length of the random training segments
+    eval_max_clips: int = 16  # audio: held-out recordings scored at each evaluation
 
 
 @dataclass
@@ -45,6 +47,9 @@ class LossConfig:
     adversarial: float = 0.0
     disc_start: int = 0
     bottleneck: float = 1.0  # quantizer losses, or the KL term of continuous tokenizers
+    mel: float = 0.0  # audio: multi-scale mel distance
+    stft: float = 0.0  # audio: multi-resolution STFT loss
+    feature_matching: float = 0.0  # audio: critic feature matching, once the critic runs
 
 
 @dataclass

@@ -20,15 +20,19 @@ from tokenizers_zoo.media.image import pil_to_rgb
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
-def image_files(folder: str | Path) -> list[Path]:
-    """Every image under ``folder`` (recursively), in a stable order."""
+def media_files(folder: str | Path, suffixes: set[str], what: str) -> list[Path]:
+    """Every file under ``folder`` (recursively) with one of ``suffixes``, in a stable order."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"image folder {folder} does not exist")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        raise FileNotFoundError(f"{what} folder {folder} does not exist")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
     if not files:
-        raise FileNotFoundError(f"no images under {folder}")
+        raise FileNotFoundError(f"no {what} files ({', '.join(sorted(suffixes))}) under {folder}")
     return files
+
+
+def image_files(folder: str | Path) -> list[Path]:
+    return media_files(folder, IMAGE_SUFFIXES, "image")
 
 
 def load_rgb(path: Path) -> Tensor:

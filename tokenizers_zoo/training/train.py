@@ -1,10 +1,15 @@
-"""The training loop of learned image tokenizers, readable in one sitting.
+"""The training loop of learned tokenizers (images and audio), readable in one sitting.
 
-    step:  crops -> tokenizer -> L1 (+ L2, LPIPS) + bottleneck loss (+ adversarial after
-           disc_start) -> AdamW -> EMA of the weights
+    step:  batch -> tokenizer -> reconstruction losses + bottleneck loss (+ adversarial
+           after disc_start) -> AdamW -> EMA of the weights
     every checkpoint_every steps: save everything needed to resume exactly, and export
            the EMA weights as a loadable checkpoint (config.json + model.safetensors)
-    every eval_every steps: PSNR (and codebook usage) of the EMA weights on held-out tiles
+    every eval_every steps: held-out quality of the EMA weights (PSNR and codebook usage
+           for images; PESQ, STOI, SI-SNR for audio)
+
+What differs by modality (data, reconstruction losses, critic, evaluation) is the
+task's (``tasks.py``): crops and L1/L2/LPIPS with a PatchGAN for images, segments and
+mel/STFT losses with a multi-scale STFT critic for audio.
 
 Resuming reloads model, EMA, optimisers, critic and RNG state; batches are a function
 of (seed, step), so a resumed run continues exactly as if it had not stopped.
@@ -23,18 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
+import tokenizers_zoo.tokenizers  # noqa: F401  (registers the built-in architectures)
 from tokenizers_zoo.tokenizer import ARCHITECTURES, WEIGHTS_FILE, Tokenizer, read_checkpoint_config
 from tokenizers_zoo.training.config import ConfigError, TrainConfig
-from tokenizers_zoo.training.data import RandomCrops, eval_tiles
-from tokenizers_zoo.training.evaluate import evaluate_reconstruction
-from tokenizers_zoo.training.losses import (
-    PatchDiscriminator,
-    hinge_discriminator_loss,
-    hinge_generator_loss,
-    load_lpips,
-)
+from tokenizers_zoo.training.tasks import make_task
 
 STATE_FILE = "train_state.pt"
 
@@ -122,13 +120,11 @@ def train(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay
     )
+    task = make_task(cfg, model, device)
     critic = critic_opt = None
     if cfg.loss.adversarial > 0:
-        critic = PatchDiscriminator().to(device).train()
+        critic = task.make_critic().to(device).train()
         critic_opt = torch.optim.AdamW(critic.parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas))
-    lpips = load_lpips(cfg.loss.lpips_weights) if cfg.loss.perceptual > 0 else None
-    if lpips is not None:
-        lpips = lpips.to(device)
 
     step = 0
     state_path = run_dir / STATE_FILE
@@ -139,35 +135,24 @@ def train(
         step = _init_from_export(Path(init_from), model, ema)
         print(f"continuing {cfg.name} from {init_from} at step {step}", file=sys.stderr)
 
-    crops = RandomCrops(cfg.data.train, cfg.data.crop, seed=cfg.run.seed)
-    tiles = eval_tiles(cfg.data.eval, cfg.data.eval_size)[: cfg.data.eval_max_tiles]
     end = cfg.optim.max_steps if max_steps is None else min(cfg.optim.max_steps, step + max_steps)
     autocast = autocast_for(device, cfg.run.autocast)
     progress = Progress(step, end)
     log = (run_dir / "log.jsonl").open("a")
     try:
         while step < end:
-            x = crops.batch(step, cfg.data.batch_size).to(device)
+            x = task.batch(step).to(device)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg)
             with autocast:
                 recon, bottleneck_loss, metrics = model(x)
-            recon = recon.float()
-            losses = {"l1": F.l1_loss(recon, x), "bottleneck": bottleneck_loss.float()}
-            if cfg.loss.l2:
-                losses["l2"] = F.mse_loss(recon, x)
-            if lpips is not None:
-                losses["perceptual"] = lpips(recon, x)
-            adversarial_on = critic is not None and step >= cfg.loss.disc_start
-            if adversarial_on:
-                losses["adversarial"] = hinge_generator_loss(critic(recon))
-            weights = {
-                "l1": cfg.loss.l1,
-                "l2": cfg.loss.l2,
-                "perceptual": cfg.loss.perceptual,
-                "adversarial": cfg.loss.adversarial,
-                "bottleneck": cfg.loss.bottleneck,
-            }
+                recon = recon.float()
+                losses = task.reconstruction_losses(recon, x)
+                losses["bottleneck"] = bottleneck_loss.float()
+                adversarial_on = critic is not None and step >= cfg.loss.disc_start
+                if adversarial_on:
+                    losses.update(task.generator_losses(critic, recon, x))
+            weights = dataclasses.asdict(cfg.loss)
             total = sum(weights[k] * v for k, v in losses.items())
             optimizer.zero_grad(set_to_none=True)
             total.backward()
@@ -175,26 +160,29 @@ def train(
             optimizer.step()
             if adversarial_on:
                 critic_opt.zero_grad(set_to_none=True)
-                hinge_discriminator_loss(critic(x), critic(recon.detach())).backward()
+                with autocast:
+                    critic_loss = task.critic_loss(critic, recon, x)
+                critic_loss.backward()
                 critic_opt.step()
             _ema_update(ema, model, cfg.run.ema_decay if step >= cfg.optim.warmup_steps else 0.0)
             step += 1
 
             if step % cfg.run.log_every == 0 or step == end:
-                psnr = -10 * math.log10(max(1e-10, F.mse_loss(recon.detach(), x).item() / 4))
-                record = {"step": step, "lr": lr_at(step - 1, cfg), "loss": total.item(), "train_psnr": psnr}
+                record = {"step": step, "lr": lr_at(step - 1, cfg), "loss": total.item()}
+                record.update(task.train_metrics(recon, x))
                 record.update({k: v.item() for k, v in losses.items()})
                 record.update({k: float(v) for k, v in metrics.items() if v.numel() == 1})
                 log.write(json.dumps(record) + "\n")
                 log.flush()
-                progress.update(step, f"loss {total.item():.4f} psnr {psnr:.2f}", force=True)
+                quality = ", ".join(f"{k} {v:.2f}" for k, v in task.train_metrics(recon, x).items())
+                progress.update(step, f"loss {total.item():.4f} {quality}", force=True)
             if step % cfg.run.checkpoint_every == 0 or step == end:
                 _save_state(state_path, step, model, ema, optimizer, critic, critic_opt)
                 ema.save_pretrained(
                     run_dir / "export", training={"step": step, "recipe": dataclasses.asdict(cfg)}
                 )
             if step % cfg.run.eval_every == 0 or step == end:
-                result = evaluate_reconstruction(ema, tiles, device=device)
+                result = task.evaluate(ema)
                 log.write(json.dumps({"step": step, "eval": result}) + "\n")
                 log.flush()
                 print(
