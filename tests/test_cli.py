@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tokenizers_zoo.cli import main
@@ -73,3 +75,38 @@ def test_argparse_errors_exit_2(capsys) -> None:  # noqa: ANN001
     with pytest.raises(SystemExit) as info:
         main(["list", "--modality", "text"])
     assert info.value.code == 2
+
+
+def test_eval_tokenizer_scores_speech_at_every_bitrate(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from tokenizers_zoo.media.audio import write_wav
+    from tokenizers_zoo.tokenizers.codec import CodecConfig, NeuralAudioCodec
+
+    (tmp_path / "speech").mkdir()
+    t = np.arange(16000) / 16000
+    voice = (0.3 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    (tmp_path / "speech" / "a.wav").write_bytes(write_wav(voice[None], 16000))
+    assert main(["eval-tokenizer", "audio-mulaw-8bit", "--data", str(tmp_path / "speech")]) == 0
+    row = json.loads(capsys.readouterr().out)["results"][0]
+    assert row["si_snr"] > 30 and row["stoi"] > 0.8 and 1.0 <= row["pesq"] <= 4.65  # PESQ needs speech
+
+    codec = NeuralAudioCodec(
+        CodecConfig(
+            channels=4,
+            ratios=(2, 2),
+            dilations=(1,),
+            latent_dim=8,
+            num_quantizers=4,
+            codebook_size=16,
+            bandwidths=(16.0, 32.0, 64.0),
+            quantizer_args={},
+        )
+    )
+    codec.save_pretrained(tmp_path / "codec")
+    args = ["eval-tokenizer", str(tmp_path / "codec"), "--data", str(tmp_path / "speech")]
+    assert main(args) == 0
+    rows = json.loads(capsys.readouterr().out)["results"]
+    assert [r["kbps"] for r in rows] == [16.0, 32.0, 64.0]
+    assert main([*args, "--bandwidth", "32"]) == 0
+    assert [r["kbps"] for r in json.loads(capsys.readouterr().out)["results"]] == [32.0]
+    assert main(["eval-tokenizer", "audio-mulaw-8bit", "--data", str(tmp_path / "nothing")]) != 0
+    assert "does not exist" in capsys.readouterr().err

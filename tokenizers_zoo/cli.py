@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tokenizers_zoo.errors import TokenizersZooError
 
@@ -101,20 +102,52 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_eval_tokenizer(args: argparse.Namespace) -> int:
     import tokenizers_zoo as tz
-    from tokenizers_zoo.training.data import eval_tiles
-    from tokenizers_zoo.training.evaluate import evaluate_reconstruction
 
     tok = tz.load(args.name, weights=args.weights)
-    try:
-        tiles = eval_tiles(args.data, args.size)
-    except (FileNotFoundError, ValueError) as exc:
-        raise tz.InvalidMediaError(str(exc)) from exc
-    if args.max_tiles:
-        tiles = tiles[: args.max_tiles]
-    result = evaluate_reconstruction(tok, tiles)
-    summary = {"tokenizer": args.name, "data": str(args.data), "tile_size": args.size, **result}
+    if tok.info.modality == "audio":
+        summary = _eval_audio_tokenizer(tok, args)
+    else:
+        from tokenizers_zoo.training.data import eval_tiles
+        from tokenizers_zoo.training.evaluate import evaluate_reconstruction
+
+        data = args.data or "data/images/eval"
+        try:
+            tiles = eval_tiles(data, args.size)
+        except (FileNotFoundError, ValueError) as exc:
+            raise tz.InvalidMediaError(str(exc)) from exc
+        if args.max_items:
+            tiles = tiles[: args.max_items]
+        result = evaluate_reconstruction(tok, tiles)
+        summary = {"tokenizer": args.name, "data": str(data), "tile_size": args.size, **result}
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _eval_audio_tokenizer(tok: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Speech quality at every bitrate the tokenizer offers (one rate-distortion row each),
+    on whole recordings at 16 kHz (or the tokenizer's rate when it is 8 kHz)."""
+    import tokenizers_zoo as tz
+    from tokenizers_zoo.tokenizers.multirate import MultiRateAudioTokenizer
+    from tokenizers_zoo.training.audio_data import eval_clips
+    from tokenizers_zoo.training.evaluate import evaluate_audio
+
+    data = args.data or "data/audio/eval"
+    rate = 8000 if tok.info.sample_rate == 8000 else 16000
+    try:
+        clips = eval_clips(data, rate)
+    except (FileNotFoundError, ValueError) as exc:
+        raise tz.InvalidMediaError(str(exc)) from exc
+    if args.max_items:
+        clips = clips[: args.max_items]
+    rows = []
+    if isinstance(tok, MultiRateAudioTokenizer):
+        bandwidths = [args.bandwidth] if args.bandwidth is not None else list(tok.bandwidths)
+        for bandwidth in bandwidths:
+            print(f"evaluating {tok.name} at {bandwidth:g} kbps on {len(clips)} clips", file=sys.stderr)
+            rows.append({"kbps": bandwidth, **evaluate_audio(tok, clips, rate, bandwidth=bandwidth)})
+    else:
+        rows.append(evaluate_audio(tok, clips, rate))
+    return {"tokenizer": tok.name, "data": str(data), "sample_rate": rate, "results": rows}
 
 
 def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
@@ -298,11 +331,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help="an image file to use instead of the built-in test pattern")
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("eval-tokenizer", help="PSNR, codebook usage and speed of an image tokenizer")
+    p = sub.add_parser(
+        "eval-tokenizer",
+        help="held-out quality and speed: PSNR and codebook usage (images); PESQ, STOI, SI-SNR (audio)",
+    )
     p.add_argument("name")
-    p.add_argument("--data", default="data/images/eval", help="folder of held-out images")
-    p.add_argument("--size", type=int, default=256, help="tile size (every non-overlapping tile is used)")
-    p.add_argument("--max-tiles", type=int, default=0, help="use at most this many tiles (0: all)")
+    p.add_argument("--data", help="held-out folder (default: data/images/eval or data/audio/eval)")
+    p.add_argument("--size", type=int, default=256, help="image tile size (every non-overlapping tile)")
+    p.add_argument(
+        "--max-items",
+        "--max-tiles",
+        type=int,
+        default=0,
+        help="use at most this many tiles or clips (0: all)",
+    )
+    p.add_argument("--bandwidth", type=float, help="audio codecs: only this bitrate in kbps (default: each)")
     p.add_argument("--weights", help="checkpoint directory or .safetensors file")
     p.set_defaults(func=_cmd_eval_tokenizer)
 

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import torch
+import torchaudio.functional as AF
 from torch import Tensor
 
 from tokenizers_zoo.tokenizer import Tokenizer
@@ -58,29 +59,35 @@ def si_snr(estimate: Tensor, reference: Tensor) -> float:
 
 
 @torch.no_grad()
-def evaluate_audio(tokenizer: Tokenizer, clips: list[Tensor], **options: Any) -> dict[str, float]:
+def evaluate_audio(
+    tokenizer: Tokenizer, clips: list[Tensor], sample_rate: int | None = None, **options: Any
+) -> dict[str, float]:
     """Mean PESQ (wide band at 16 kHz, narrow band at 8 kHz; the ``pesq`` package), STOI
     (``pystoi``), SI-SNR and log-mel distance over whole held-out clips, plus the
     encode+decode real-time factor (seconds of compute per second of audio).
 
-    Clips are ``(T,)`` float tensors at ``tokenizer.info.sample_rate``; ``options`` go to
-    ``encode`` (e.g. ``bandwidth``)."""
+    Clips are ``(T,)`` float tensors at ``sample_rate`` (default: the tokenizer's rate);
+    a tokenizer working at another rate gets them resampled, and its output is resampled
+    back before scoring. ``options`` go to ``encode`` (e.g. ``bandwidth``)."""
     from pesq import pesq
     from pystoi import stoi
 
     from tokenizers_zoo.training.audio_losses import mel_distance
 
-    rate = tokenizer.info.sample_rate
+    rate = sample_rate or tokenizer.info.sample_rate
     if rate not in (8000, 16000):
-        raise ValueError(f"PESQ needs 8 or 16 kHz audio; {tokenizer.name} works at {rate} Hz")
+        raise ValueError(f"PESQ scores 8 or 16 kHz audio, not {rate} Hz")
     was_training = tokenizer.training
     tokenizer.eval()
     scores: dict[str, list[float]] = {"pesq": [], "stoi": [], "si_snr": [], "mel_distance": []}
     compute = audio_seconds = 0.0
     for clip in clips:
         started = time.perf_counter()
-        recon = tokenizer.decode(tokenizer.encode(clip, sample_rate=rate, **options))[0, 0].float().cpu()
+        tokens = tokenizer.encode(clip, sample_rate=rate, **options)
+        recon = tokenizer.decode(tokens)[0, 0].float().cpu()
         compute += time.perf_counter() - started
+        if tokens.sample_rate != rate:
+            recon = AF.resample(recon, tokens.sample_rate, rate)[: len(clip)]
         audio_seconds += len(clip) / rate
         ref, deg = clip.numpy(), recon.numpy()
         scores["pesq"].append(float(pesq(rate, ref, deg, "wb" if rate == 16000 else "nb")))
