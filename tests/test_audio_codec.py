@@ -6,37 +6,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from audio_helpers import TINY_CODEC, speechlike, tiny_codec
 
 import tokenizers_zoo as tz
 from tokenizers_zoo.errors import InvalidMediaError, InvalidTokensError
 from tokenizers_zoo.models.seanet import SEANetDecoder, SEANetEncoder
 from tokenizers_zoo.tokenizers.codec import CodecConfig, NeuralAudioCodec
-
-# 4 samples per frame at 16 kHz: 4000 frames/s, 4-bit codebooks -> 16 kbps per codebook.
-TINY = dict(
-    channels=4,
-    ratios=(2, 2),
-    dilations=(1,),
-    latent_dim=8,
-    num_quantizers=4,
-    codebook_size=16,
-    bandwidths=(16.0, 32.0, 64.0),
-    quantizer_args={},
-)
-
-
-def tiny_codec(**overrides: object) -> NeuralAudioCodec:
-    torch.manual_seed(0)
-    return NeuralAudioCodec(CodecConfig(**{**TINY, **overrides})).eval()
-
-
-def speechlike(samples: int, seed: int = 0) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    t = torch.arange(samples) / 16000
-    voice = sum(torch.sin(2 * torch.pi * f * t) / k for k, f in enumerate((140, 280, 420, 1100), 1))
-    return 0.3 * voice * (0.5 + 0.5 * torch.sin(2 * torch.pi * 3 * t)) + 0.01 * torch.randn(
-        samples, generator=gen
-    )
 
 
 @pytest.mark.parametrize("causal", [True, False])
@@ -146,7 +121,7 @@ def test_training_forward_draws_a_shipped_depth() -> None:
 
 def test_config_must_pay_for_its_codebooks() -> None:
     with pytest.raises(ValueError, match="needs 4 codebooks, not 3"):
-        NeuralAudioCodec(CodecConfig(**{**TINY, "num_quantizers": 3}))
+        NeuralAudioCodec(CodecConfig(**{**TINY_CODEC, "num_quantizers": 3}))
 
 
 def test_checkpoint_round_trip(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from audio_helpers import tiny_codec
 
 from tokenizers_zoo.cli import main
 
@@ -79,7 +80,6 @@ def test_argparse_errors_exit_2(capsys) -> None:  # noqa: ANN001
 
 def test_eval_tokenizer_scores_speech_at_every_bitrate(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     from tokenizers_zoo.media.audio import write_wav
-    from tokenizers_zoo.tokenizers.codec import CodecConfig, NeuralAudioCodec
 
     (tmp_path / "speech").mkdir()
     t = np.arange(16000) / 16000
@@ -89,18 +89,7 @@ def test_eval_tokenizer_scores_speech_at_every_bitrate(tmp_path: Path, capsys) -
     row = json.loads(capsys.readouterr().out)["results"][0]
     assert row["si_snr"] > 30 and row["stoi"] > 0.8 and 1.0 <= row["pesq"] <= 4.65  # PESQ needs speech
 
-    codec = NeuralAudioCodec(
-        CodecConfig(
-            channels=4,
-            ratios=(2, 2),
-            dilations=(1,),
-            latent_dim=8,
-            num_quantizers=4,
-            codebook_size=16,
-            bandwidths=(16.0, 32.0, 64.0),
-            quantizer_args={},
-        )
-    )
+    codec = tiny_codec()
     codec.save_pretrained(tmp_path / "codec")
     args = ["eval-tokenizer", str(tmp_path / "codec"), "--data", str(tmp_path / "speech")]
     assert main(args) == 0
