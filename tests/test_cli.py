@@ -35,7 +35,7 @@ def test_demo_round_trips(capsys) -> None:  # noqa: ANN001
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "image-fsq-f8-4k" in out and "image-kl-f8-c16" in out and "PSNR" in out
-    assert "audio-mulaw-8bit" in out and "(1, 1, 16000)" in out
+    assert "audio-rvq-16khz" in out and "(1, 12, 50)" in out and "(1, 1, 16000)" in out
 
 
 @pytest.mark.parametrize(

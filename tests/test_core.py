@@ -80,7 +80,7 @@ def test_registry_lists_filters_and_defaults() -> None:
     assert {"audio-mulaw-8bit", "audio-rvq-16khz"} <= set(tz.list_tokenizers(modality="audio"))
     assert "image-patch-p16" in tz.list_tokenizers(kind="continuous")
     assert tz.default_tokenizer("image", "continuous") == "image-kl-f8-c16"
-    assert tz.default_tokenizer("audio") == "audio-mulaw-8bit"
+    assert tz.default_tokenizer("audio") == "audio-rvq-16khz"
     with pytest.raises(ValueError):
         tz.list_tokenizers(modality="text")
 

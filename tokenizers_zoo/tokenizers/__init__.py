@@ -56,6 +56,7 @@ register(
     kind="discrete",
     description="causal SEANet codec + residual VQ (12 x 1024), 16 kHz speech, 1.5/3/6 kbps, streams",
     weights="weights/audio-rvq-16khz",
+    default=True,
 )
 
 register(
@@ -65,7 +66,6 @@ register(
     modality="audio",
     kind="discrete",
     description="8-bit mu-law, one id per sample at the input rate (WaveNet); no weights",
-    default=True,
 )
 
 __all__ = [
