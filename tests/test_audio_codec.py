@@ -130,3 +130,14 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     again = tz.load(str(tmp_path / "ckpt"))
     x = speechlike(300)
     assert torch.equal(again.encode(x, sample_rate=16000).ids, codec.encode(x, sample_rate=16000).ids)
+
+
+def test_long_audio_goes_through_bounded_windows_with_the_same_result() -> None:
+    codec = tiny_codec()
+    x = speechlike(2001)
+    one_pass = codec.encode(x, sample_rate=16000)
+    audio = codec.decode(one_pass)
+    codec.window_frames = 37  # instance override: windows of 148 samples
+    windowed = codec.encode(x, sample_rate=16000)
+    assert torch.equal(windowed.ids, one_pass.ids)
+    torch.testing.assert_close(codec.decode(windowed), audio, atol=1e-5, rtol=1e-5)

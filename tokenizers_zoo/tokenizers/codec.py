@@ -46,6 +46,9 @@ class CodecConfig:
 
 class NeuralAudioCodec(MultiRateAudioTokenizer):
     Config = CodecConfig
+    #: Longer inputs are encoded and decoded through the streaming path, this many frames
+    #: at a time (5 s at 16 kHz), so memory does not grow with the length of the audio.
+    window_frames: int = 250
 
     def __init__(self, config: CodecConfig = CodecConfig(), name: str | None = None) -> None:
         super().__init__(config, name or f"audio-codec-{config.sample_rate // 1000}khz")
@@ -101,11 +104,24 @@ class NeuralAudioCodec(MultiRateAudioTokenizer):
 
     # -- tokenizer API -------------------------------------------------------------------
     def encode_tensor(self, x: Tensor, **options: Any) -> Tensor:
+        codebooks = self.codebooks_for(options.get("bandwidth"))
+        window = self.window_frames * self.hop
+        if self.config.causal and x.shape[-1] > window:
+            # Long audio goes through the streaming path in windows: memory stays bounded
+            # by the window, and causal convs see the same context as in one pass.
+            stream = StreamEncoder(self, codebooks)
+            return torch.cat([stream.push(x[..., i : i + window]) for i in range(0, x.shape[-1], window)], -1)
         z = self.encoder(x).transpose(1, 2)
-        return self._quantize(z, self.codebooks_for(options.get("bandwidth")))
+        return self._quantize(z, codebooks)
 
     def decode_tensor(self, data: Tensor, original_size: tuple[int, ...], **options: Any) -> Tensor:
-        return self.trim(self._synthesize(data), original_size)
+        if self.config.causal and data.shape[-1] > self.window_frames:
+            stream = StreamDecoder(self)
+            frames = range(0, data.shape[-1], self.window_frames)
+            audio = torch.cat([stream.push(data[..., i : i + self.window_frames]) for i in frames], -1)
+        else:
+            audio = self._synthesize(data)
+        return self.trim(audio, original_size)
 
     def _quantize(self, z: Tensor, codebooks: int) -> Tensor:
         """``(B, frames, dim)`` latents -> ids ``(B, codebooks, frames)``."""
