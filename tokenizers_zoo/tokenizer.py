@@ -27,7 +27,7 @@ from tokenizers_zoo.errors import (
     InvalidTokensError,
 )
 from tokenizers_zoo.info import TokenizerInfo
-from tokenizers_zoo.tokens import Tokens
+from tokenizers_zoo.tokens import PER_ITEM, Tokens
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -98,11 +98,17 @@ class Tokenizer(nn.Module, ABC):
         self._check_options(options)
         options = self.resolve_options(options)
         x, original_size, sample_rate = self.prepare(media, sample_rate)
-        data = self.encode_tensor(x.to(self.device, self.dtype), **options)
-        info = self.info
-        if info.kind == "discrete":
-            return Tokens(self.name, original_size, ids=data.long(), sample_rate=sample_rate, extras=options)
-        return Tokens(self.name, original_size, latents=data, sample_rate=sample_rate, extras=options)
+        data, per_item = self.encode_items(x.to(self.device, self.dtype), **options)
+        extras = options if per_item is None else {**options, PER_ITEM: per_item}
+        if self.info.kind == "discrete":
+            return Tokens(self.name, original_size, ids=data.long(), sample_rate=sample_rate, extras=extras)
+        return Tokens(self.name, original_size, latents=data, sample_rate=sample_rate, extras=extras)
+
+    def encode_items(self, x: Tensor, **options: Any) -> tuple[Tensor, list[dict[str, Any]] | None]:
+        """``encode_tensor`` plus what encoding measured about each item that decoding needs
+        (kept in ``Tokens.extras[PER_ITEM]``, handed back to ``decode_tensor`` as ``per_item``);
+        ``None`` for the tokenizers whose ids say everything."""
+        return self.encode_tensor(x, **options), None
 
     @torch.no_grad()
     def decode(self, tokens: Tokens | Tensor, **options: Any) -> Tensor:
