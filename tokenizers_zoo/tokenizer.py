@@ -230,6 +230,13 @@ class Tokenizer(nn.Module, ABC):
         except TypeError as exc:
             raise CheckpointError(f"config does not fit {cls.__name__}: {exc}") from exc
 
+    def locate_weights(self, weights: Path | None) -> Path | None:
+        """The weights file of a tokenizer that finds its own (a wrapper of another package's
+        published checkpoints), given the caller's or the registry entry's ``weights``, or
+        ``WeightsNotFoundError`` saying where it looked. ``None``, as here, leaves it to the
+        registry: a checkpoint directory or safetensors file."""
+        return None
+
     def load_weights(self, path: str | Path) -> None:
         """Load a ``model.safetensors`` file, failing clearly on missing or extra tensors."""
         path = Path(path)
@@ -239,6 +246,11 @@ class Tokenizer(nn.Module, ABC):
             state = load_file(str(path))
         except (SafetensorError, OSError, ValueError) as exc:
             raise CheckpointError(f"{path} is not a readable safetensors file: {exc}") from exc
+        self.load_checked(state, path)
+
+    def load_checked(self, state: dict[str, Tensor], path: Path) -> None:
+        """Load ``state`` (read from ``path``), failing clearly on missing or extra tensors
+        or wrong shapes."""
         own = self.state_dict()
         missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - set(own))
