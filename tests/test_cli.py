@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+import tokenizers_zoo as tz
 from tokenizers_zoo.cli import main
 
 
@@ -19,7 +20,7 @@ def test_list_and_json(capsys) -> None:  # noqa: ANN001
     assert "4375 codes" in out and "f8" in out  # token facts come from each tokenizer's info
     assert main(["list", "--modality", "audio", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == ["audio-mulaw-8bit"]
+    assert [r["name"] for r in rows] == tz.list_tokenizers(modality="audio")
 
 
 def test_info_json(capsys) -> None:  # noqa: ANN001

@@ -91,10 +91,15 @@ def test_tokens_from_malformed_json_raise_typed_errors(body: dict) -> None:
 def test_registry_lists_filters_and_defaults() -> None:
     names = tz.list_tokenizers()
     assert names == sorted(names) and "image-patch-p16" in names and "audio-mulaw-8bit" in names
-    assert tz.list_tokenizers(modality="audio") == ["audio-mulaw-8bit"]
+    assert tz.list_tokenizers(modality="audio") == [
+        "audio-mel-128",
+        "audio-mel-80",
+        "audio-mulaw-8bit",
+    ]
     assert "image-patch-p16" in tz.list_tokenizers(kind="continuous")
     assert tz.default_tokenizer("image", "continuous") == "image-kl-f8-c16"
     assert tz.default_tokenizer("audio") == "audio-mulaw-8bit"
+    assert tz.default_tokenizer("audio", "continuous") == "audio-mel-80"
     with pytest.raises(ValueError):
         tz.list_tokenizers(modality="text")
 

@@ -4,6 +4,7 @@ from tokenizers_zoo.registry import register
 from tokenizers_zoo.tokenizers.audio import AudioTokenizer
 from tokenizers_zoo.tokenizers.conv import ConvImageTokenizer
 from tokenizers_zoo.tokenizers.image import ImageTokenizer
+from tokenizers_zoo.tokenizers.mel import MelTokenizer
 from tokenizers_zoo.tokenizers.mulaw import MuLawTokenizer
 from tokenizers_zoo.tokenizers.palette import PaletteTokenizer
 from tokenizers_zoo.tokenizers.patch import PatchTokenizer
@@ -58,10 +59,22 @@ register(
     default=True,
 )
 
+for _mels in (80, 128):
+    register(
+        f"audio-mel-{_mels}",
+        MelTokenizer,
+        {"n_mels": _mels},
+        modality="audio",
+        kind="continuous",
+        description=f"{_mels}-band log-mel, 16 kHz, 100 frames/s; Griffin-Lim decode (metallic); no weights",
+        default=_mels == 80,
+    )
+
 __all__ = [
     "AudioTokenizer",
     "ConvImageTokenizer",
     "ImageTokenizer",
+    "MelTokenizer",
     "MuLawTokenizer",
     "PaletteTokenizer",
     "PatchTokenizer",
