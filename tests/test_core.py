@@ -92,6 +92,8 @@ def test_registry_lists_filters_and_defaults() -> None:
     names = tz.list_tokenizers()
     assert names == sorted(names) and "image-patch-p16" in names and "audio-mulaw-8bit" in names
     assert tz.list_tokenizers(modality="audio") == [
+        "audio-encodec-24khz",
+        "audio-encodec-48khz",
         "audio-mel-128",
         "audio-mel-80",
         "audio-mulaw-8bit",

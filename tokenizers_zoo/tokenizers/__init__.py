@@ -3,6 +3,7 @@
 from tokenizers_zoo.registry import register
 from tokenizers_zoo.tokenizers.audio import AudioTokenizer
 from tokenizers_zoo.tokenizers.conv import ConvImageTokenizer
+from tokenizers_zoo.tokenizers.encodec_codec import Encodec24kTokenizer, Encodec48kTokenizer
 from tokenizers_zoo.tokenizers.image import ImageTokenizer
 from tokenizers_zoo.tokenizers.mel import MelTokenizer
 from tokenizers_zoo.tokenizers.mulaw import MuLawTokenizer
@@ -59,6 +60,25 @@ register(
     default=True,
 )
 
+# Meta's weights are not shipped: they are found on this machine or fetched on request
+# (tokenizers/encodec_weights.py). 6 kbps by default, the rate VALL-E and Bark model.
+register(
+    "audio-encodec-24khz",
+    Encodec24kTokenizer,
+    {"bandwidth": 6.0},
+    modality="audio",
+    kind="discrete",
+    description="EnCodec 24 kHz mono (Meta), 8 x 1024 codes at 75 frames/s (6 kbps; 1.5-24 by bandwidth=)",
+)
+register(
+    "audio-encodec-48khz",
+    Encodec48kTokenizer,
+    {"bandwidth": 6.0},
+    modality="audio",
+    kind="discrete",
+    description="EnCodec 48 kHz stereo (Meta), 4 x 1024 codes at 150 frames/s (6 kbps; 3-24 by bandwidth=)",
+)
+
 for _mels in (80, 128):
     register(
         f"audio-mel-{_mels}",
@@ -73,6 +93,8 @@ for _mels in (80, 128):
 __all__ = [
     "AudioTokenizer",
     "ConvImageTokenizer",
+    "Encodec24kTokenizer",
+    "Encodec48kTokenizer",
     "ImageTokenizer",
     "MelTokenizer",
     "MuLawTokenizer",
