@@ -202,7 +202,8 @@ class Encodec48kTokenizer(EncodecTokenizer):
         frames = self.model.encode(x)
         codes = torch.cat([c for c, _ in frames], dim=-1)
         scales = torch.cat([s for _, s in frames], dim=-1).float().cpu()  # (B, segments)
-        return codes, [{"scales": row} for row in scales.tolist()]
+        # 9 significant digits give back the same float32, in half the JSON of a float64 repr.
+        return codes, [{"scales": [float(f"{v:.9g}") for v in row]} for row in scales.tolist()]
 
     def encode_tensor(self, x: Tensor, **options: Any) -> Tensor:
         """The ids alone; ``decode`` also needs the scales, which ``encode`` keeps."""
