@@ -27,6 +27,9 @@ from tokenizers_zoo.tokenizers.encodec_codec import (
 )
 from tokenizers_zoo.tokens import PER_ITEM
 
+# The reference models are built by encodec, which uses torch's older weight_norm.
+pytestmark = pytest.mark.filterwarnings("ignore:.*weight_norm.*:FutureWarning")
+
 BUILDERS = {
     Encodec24kTokenizer: EncodecModel.encodec_model_24khz,
     Encodec48kTokenizer: EncodecModel.encodec_model_48khz,
