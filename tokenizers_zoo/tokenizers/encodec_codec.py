@@ -222,7 +222,7 @@ class Encodec48kTokenizer(EncodecTokenizer):
                 raise InvalidTokensError(
                     f"{self.name} decodes with the loudness scale of each of the {segments} segments "
                     f"that encode keeps in extras[{PER_ITEM!r}] ({{'scales': [...]}} per item), got "
-                    f"{item!r}; ids without them (e.g. from a model) cannot be decoded"
+                    f"{repr(item)[:80]}; ids without them (e.g. from a model) cannot be decoded"
                 )
 
     def decode_tensor(self, data: Tensor, original_size: tuple[int, ...], **options: Any) -> Tensor:
