@@ -13,7 +13,7 @@ from tokenizers_zoo.service.wire import EncodedTokens
 from tokenizers_zoo.errors import InvalidTokensError
 from tokenizers_zoo.media.image import to_uint8
 from tokenizers_zoo.tokenizer import Tokenizer
-from tokenizers_zoo.tokens import Tokens
+from tokenizers_zoo.tokens import PER_ITEM, Tokens
 
 
 def to_wire(tokens: Tokens) -> list[EncodedTokens]:
@@ -21,17 +21,19 @@ def to_wire(tokens: Tokens) -> list[EncodedTokens]:
     data = tokens.data.detach().cpu()
     if data.is_floating_point() and data.dtype != torch.float64:
         data = data.float()  # numpy has no bfloat16
-    return [
-        EncodedTokens(
-            tokenizer=tokens.tokenizer,
-            kind=tokens.kind,
-            data=data[i : i + 1].numpy(),
-            original_size=tokens.original_size,
-            sample_rate=tokens.sample_rate,
-            extras=dict(tokens.extras),
-        )
-        for i in range(len(tokens))
-    ]
+    batch = tokens.with_data(data)
+    return [_encoded(batch[i]) for i in range(len(batch))]
+
+
+def _encoded(item: Tokens) -> EncodedTokens:
+    return EncodedTokens(
+        tokenizer=item.tokenizer,
+        kind=item.kind,
+        data=item.data.numpy(),
+        original_size=item.original_size,
+        sample_rate=item.sample_rate,
+        extras=item.extras,
+    )
 
 
 def from_wire(encoded: EncodedTokens, tokenizer: Tokenizer) -> Tokens:
@@ -42,7 +44,7 @@ def from_wire(encoded: EncodedTokens, tokenizer: Tokenizer) -> Tokens:
         raise InvalidTokensError(f"the tokens come from {encoded.tokenizer!r}, not from {tokenizer.name!r}")
     if encoded.kind != info.kind:
         raise InvalidTokensError(f"{tokenizer.name} decodes {info.kind} tokens, got {encoded.kind} ones")
-    unknown = sorted(set(encoded.extras) - set(tokenizer.options))
+    unknown = sorted(set(encoded.extras) - {*tokenizer.options, PER_ITEM})
     if unknown:
         raise InvalidTokensError(f"{tokenizer.name} has no option(s) {unknown} for 'extras'")
     data = torch.from_numpy(np.array(encoded.data))  # a writable copy, owned by torch

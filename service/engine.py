@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-import torch
 from tokenizers_zoo.service.batching import DynamicBatcher, QueueFullError
 from tokenizers_zoo.service.convert import from_wire, media_arrays, to_wire
 from tokenizers_zoo.service.media_types import Media, MediaLimits
@@ -141,7 +140,7 @@ class ServedTokenizer:
         return to_wire(self.tokenizer.encode(batch, sample_rate=items[0].sample_rate, **options))
 
     def _decode_batch(self, items: Sequence[Tokens]) -> list[np.ndarray]:
-        batch = items[0].with_data(torch.cat([t.data for t in items]))
+        batch = Tokens.concat(items)
         return media_arrays(self.info.modality, self.tokenizer.decode(batch))
 
     def _observe(self, key: Hashable, size: int, seconds: float) -> None:

@@ -34,6 +34,7 @@ ENCODE_TYPES: dict[str, dict[str, str]] = {
         "audio/x-flac": "flac",
         "audio/ogg": "ogg",
         "audio/mpeg": "mp3",
+        "audio/g722": "g722",
     },
 }
 #: What decode gives, per modality, the first being the default.

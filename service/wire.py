@@ -39,13 +39,16 @@ _NPY_MAGIC = b"\x93NUMPY"
 
 #: Older names some systems' mime.types still give, and the ones the service answers with.
 _ALIASES = {"audio/x-wav": "audio/wav", "audio/wave": "audio/wav", "audio/x-flac": "audio/flac"}
+#: Suffixes that mime.types files lack (RFC 4856 registers audio/G722; the service
+#: compares media types in lower case).
+_SUFFIXES = {".npy": NPY, ".g722": "audio/g722"}
 
 
 def guess_media_type(path: str | Path) -> str | None:
     """The media type of a file by its name (``.npy`` included), or None."""
     path = Path(path)
-    if path.suffix.lower() == ".npy":
-        return NPY
+    if path.suffix.lower() in _SUFFIXES:
+        return _SUFFIXES[path.suffix.lower()]
     guessed = mimetypes.guess_type(path.name)[0]
     return _ALIASES.get(guessed, guessed) if guessed else None
 

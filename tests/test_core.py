@@ -9,6 +9,7 @@ import torch
 
 import tokenizers_zoo as tz
 from tokenizers_zoo.tokenizers import PatchTokenizer
+from tokenizers_zoo.tokens import PER_ITEM
 
 
 def test_info_token_shapes() -> None:
@@ -59,6 +60,19 @@ def test_tokens_json_round_trip_and_indexing() -> None:
     assert len(tokens) == 2 and tokens.kind == "discrete"
 
 
+def test_per_item_extras_follow_their_items() -> None:
+    ids = torch.arange(24).reshape(3, 2, 4)
+    per_item = [{"scales": [0.1]}, {"scales": [0.2]}, {"scales": [0.3]}]
+    tokens = tz.Tokens("t", (8,), ids=ids, extras={"bandwidth": 6.0, PER_ITEM: per_item})
+    assert tokens[1].extras == {"bandwidth": 6.0, PER_ITEM: [{"scales": [0.2]}]}
+    assert tokens[-1].extras[PER_ITEM] == [{"scales": [0.3]}] and tokens[1:].extras[PER_ITEM] == per_item[1:]
+    joined = tz.Tokens.concat([tokens[2], tokens[0]])
+    assert torch.equal(joined.ids, ids[[2, 0]]) and joined.extras[PER_ITEM] == [per_item[2], per_item[0]]
+    assert tz.Tokens.from_dict(json.loads(json.dumps(tokens.to_dict()))).extras == tokens.extras
+    with pytest.raises(tz.InvalidTokensError, match="one entry per item"):
+        tz.Tokens("t", (8,), ids=ids, extras={PER_ITEM: per_item[:2]})
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -77,10 +91,18 @@ def test_tokens_from_malformed_json_raise_typed_errors(body: dict) -> None:
 def test_registry_lists_filters_and_defaults() -> None:
     names = tz.list_tokenizers()
     assert names == sorted(names) and "image-patch-p16" in names and "audio-mulaw-8bit" in names
-    assert {"audio-mulaw-8bit", "audio-rvq-16khz"} <= set(tz.list_tokenizers(modality="audio"))
+    assert tz.list_tokenizers(modality="audio") == [
+        "audio-encodec-24khz",
+        "audio-encodec-48khz",
+        "audio-mel-128",
+        "audio-mel-80",
+        "audio-mulaw-8bit",
+        "audio-rvq-16khz",
+    ]
     assert "image-patch-p16" in tz.list_tokenizers(kind="continuous")
     assert tz.default_tokenizer("image", "continuous") == "image-kl-f8-c16"
     assert tz.default_tokenizer("audio") == "audio-rvq-16khz"
+    assert tz.default_tokenizer("audio", "continuous") == "audio-mel-80"
     with pytest.raises(ValueError):
         tz.list_tokenizers(modality="text")
 

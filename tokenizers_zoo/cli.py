@@ -7,7 +7,9 @@ traceback (set ``TZOO_DEBUG=1`` to see one for a real bug).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import os
 import sys
 import time
@@ -231,7 +233,9 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
     tok = tz.load(args.name, weights=args.weights)
     kind = guess_media_type(args.file)
-    media = read_media(tok.info.modality, kind, _read_bytes(args.file), NO_LIMITS, args.sample_rate)
+    # A small compressed file can hold hours of audio: decoding stops at the limit.
+    limits = dataclasses.replace(NO_LIMITS, max_audio_seconds=args.max_audio_seconds or math.inf)
+    media = read_media(tok.info.modality, kind, _read_bytes(args.file), limits, args.sample_rate)
     tokens = tok.encode(media.array, sample_rate=media.sample_rate)
     written = save_tokens(args.output, to_wire(tokens)[0])
     print(f"{args.file} -> {tokens.kind} tokens {tokens.shape} -> {', '.join(map(str, written))}")
@@ -297,7 +301,9 @@ def _cmd_client(args: argparse.Namespace) -> int:
 def _encode_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """What local and client ``encode`` share."""
     p.add_argument("name")
-    p.add_argument("file", help="image (png, jpeg, webp, gif), audio (wav, flac, ogg, mp3) or .npy array")
+    p.add_argument(
+        "file", help="image (png, jpeg, webp, gif), audio (wav, flac, ogg, mp3, g722) or .npy array"
+    )
     p.add_argument("-o", "--output", required=True, help="OUT.npy (+ OUT.json metadata) or OUT.json")
     p.add_argument("--sample-rate", type=int, help="rate of raw samples in a .npy file")
     return p
@@ -362,6 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _encode_arguments(sub.add_parser("encode", help="encode a media file locally (no server)"))
     p.add_argument("--weights", help="checkpoint directory or .safetensors file")
+    p.add_argument(
+        "--max-audio-seconds",
+        type=float,
+        default=3600.0,
+        help="refuse longer audio (default 3600; 0: no limit)",
+    )
     p.set_defaults(func=_cmd_encode)
     p = _decode_arguments(sub.add_parser("decode", help="decode a tokens file locally (no server)"))
     p.add_argument("--weights", help="checkpoint directory or .safetensors file")

@@ -143,7 +143,9 @@ def load(
     """Build a registered tokenizer, in eval mode on ``device``.
 
     ``name`` may also be a directory written by ``save_pretrained``. ``weights``
-    overrides the entry's: a checkpoint directory or a ``.safetensors`` file.
+    overrides the entry's: a checkpoint directory or a ``.safetensors`` file, or what a
+    tokenizer that finds its own weights takes (``Tokenizer.locate_weights``: EnCodec's
+    ``.th`` files).
     ``pretrained=False`` keeps the random initialisation (for training from scratch).
     A tokenizer with parameters and no weights raises ``WeightsNotFoundError``
     naming the file it expected.
@@ -162,7 +164,8 @@ def load(
     else:
         model = entry.architecture.from_config(entry.config, name=entry.name)
         if pretrained and len(model.state_dict()) > 0:
-            model.load_weights(_resolve_weights(entry, weights))
+            own = model.locate_weights(Path(weights) if weights is not None else entry.weights_path())
+            model.load_weights(own or _resolve_weights(entry, weights))
     return model.to(device=device, dtype=dtype).eval()
 
 

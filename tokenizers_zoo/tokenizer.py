@@ -27,7 +27,7 @@ from tokenizers_zoo.errors import (
     InvalidTokensError,
 )
 from tokenizers_zoo.info import TokenizerInfo
-from tokenizers_zoo.tokens import Tokens
+from tokenizers_zoo.tokens import PER_ITEM, Tokens
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -98,11 +98,17 @@ class Tokenizer(nn.Module, ABC):
         self._check_options(options)
         options = self.resolve_options(options)
         x, original_size, sample_rate = self.prepare(media, sample_rate)
-        data = self.encode_tensor(x.to(self.device, self.dtype), **options)
-        info = self.info
-        if info.kind == "discrete":
-            return Tokens(self.name, original_size, ids=data.long(), sample_rate=sample_rate, extras=options)
-        return Tokens(self.name, original_size, latents=data, sample_rate=sample_rate, extras=options)
+        data, per_item = self.encode_items(x.to(self.device, self.dtype), **options)
+        extras = options if per_item is None else {**options, PER_ITEM: per_item}
+        if self.info.kind == "discrete":
+            return Tokens(self.name, original_size, ids=data.long(), sample_rate=sample_rate, extras=extras)
+        return Tokens(self.name, original_size, latents=data, sample_rate=sample_rate, extras=extras)
+
+    def encode_items(self, x: Tensor, **options: Any) -> tuple[Tensor, list[dict[str, Any]] | None]:
+        """``encode_tensor`` plus what encoding measured about each item that decoding needs
+        (kept in ``Tokens.extras[PER_ITEM]``, handed back to ``decode_tensor`` as ``per_item``);
+        ``None`` for the tokenizers whose ids say everything."""
+        return self.encode_tensor(x, **options), None
 
     @torch.no_grad()
     def decode(self, tokens: Tokens | Tensor, **options: Any) -> Tensor:
@@ -224,6 +230,13 @@ class Tokenizer(nn.Module, ABC):
         except TypeError as exc:
             raise CheckpointError(f"config does not fit {cls.__name__}: {exc}") from exc
 
+    def locate_weights(self, weights: Path | None) -> Path | None:
+        """The weights file of a tokenizer that finds its own (a wrapper of another package's
+        published checkpoints), given the caller's or the registry entry's ``weights``, or
+        ``WeightsNotFoundError`` saying where it looked. ``None``, as here, leaves it to the
+        registry: a checkpoint directory or safetensors file."""
+        return None
+
     def load_weights(self, path: str | Path) -> None:
         """Load a ``model.safetensors`` file, failing clearly on missing or extra tensors."""
         path = Path(path)
@@ -233,6 +246,11 @@ class Tokenizer(nn.Module, ABC):
             state = load_file(str(path))
         except (SafetensorError, OSError, ValueError) as exc:
             raise CheckpointError(f"{path} is not a readable safetensors file: {exc}") from exc
+        self.load_checked(state, path)
+
+    def load_checked(self, state: dict[str, Tensor], path: Path) -> None:
+        """Load ``state`` (read from ``path``), failing clearly on missing or extra tensors
+        or wrong shapes."""
         own = self.state_dict()
         missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - set(own))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -9,6 +10,12 @@ import torch
 from torch import Tensor
 
 from tokenizers_zoo.errors import InvalidTokensError
+
+#: The ``extras`` key for what encoding measured about each item, as opposed to settings of
+#: the whole call: a list with one JSON-able dict per item (EnCodec 48 kHz keeps each item's
+#: loudness scales there, without which its ids cannot be decoded). Taking items of a batch
+#: takes their entries, so a split batch still decodes.
+PER_ITEM = "per_item"
 
 
 @dataclass
@@ -19,7 +26,8 @@ class Tokens:
     set; both carry a leading batch axis. ``original_size`` is the media size of one
     item before padding (``(H, W)``, ``(T, H, W)`` or ``(samples,)``), so decoding
     crops back to it. ``extras`` holds per-call settings that change the tokens
-    (for example an audio codec's bandwidth).
+    (for example an audio codec's bandwidth) and, under ``PER_ITEM``, what decoding needs to
+    know about each item.
     """
 
     tokenizer: str
@@ -41,6 +49,11 @@ class Tokens:
                 f"tokens need a batch axis and at least one token axis, got shape {tuple(self.data.shape)}"
             )
         self.original_size = tuple(int(s) for s in self.original_size)
+        per_item = self.extras.get(PER_ITEM)
+        if per_item is not None and (not isinstance(per_item, list) or len(per_item) != len(self)):
+            raise InvalidTokensError(
+                f"extras[{PER_ITEM!r}] must be a list with one entry per item ({len(self)}), got {per_item!r}"
+            )
 
     @property
     def kind(self) -> str:
@@ -62,13 +75,27 @@ class Tokens:
         """Items of the batch, keeping the batch axis (``tokens[0]`` has batch size 1)."""
         if isinstance(index, int):
             index = slice(index, index + 1 if index != -1 else None)
-        return self.with_data(self.data[index])
+        extras = dict(self.extras)
+        if PER_ITEM in extras:
+            extras[PER_ITEM] = extras[PER_ITEM][index]
+        return self._around(self.data[index], extras)
+
+    @classmethod
+    def concat(cls, parts: Sequence[Tokens]) -> Tokens:
+        """One batch from several with the same metadata (their per-item extras joined)."""
+        extras = dict(parts[0].extras)
+        if PER_ITEM in extras:
+            extras[PER_ITEM] = [entry for part in parts for entry in part.extras[PER_ITEM]]
+        return parts[0]._around(torch.cat([part.data for part in parts]), extras)
+
+    def _around(self, data: Tensor, extras: dict[str, Any]) -> Tokens:
+        if self.ids is not None:
+            return replace(self, ids=data, latents=None, extras=extras)
+        return replace(self, ids=None, latents=data, extras=extras)
 
     def with_data(self, data: Tensor) -> Tokens:
         """The same metadata around other ids or latents."""
-        if self.ids is not None:
-            return replace(self, ids=data, latents=None, extras=dict(self.extras))
-        return replace(self, ids=None, latents=data, extras=dict(self.extras))
+        return self._around(data, dict(self.extras))
 
     def to(self, device: torch.device | str) -> Tokens:
         return self.with_data(self.data.to(device))

@@ -2,7 +2,8 @@
 
 Accepted: arrays or tensors ``(T,)``, ``(C, T)`` or ``(B, C, T)``; integer PCM
 (int16, int32, uint8) is scaled to [-1, 1]. A tokenizer with a fixed rate gets the
-audio resampled (torchaudio) and, when it is mono, down-mixed by averaging channels.
+audio resampled (torchaudio) and, when it is mono, down-mixed by averaging channels;
+a stereo tokenizer gets mono audio on both channels.
 
 ``read_audio``/``write_wav`` turn encoded files (bytes) into float samples and back,
 for the service and the CLI.
@@ -44,7 +45,7 @@ def to_audio_batch(
     channels: int | None = None,
 ) -> Tensor:
     """``(B, C, T)`` float32; resampled from ``sample_rate`` to ``target_rate`` and
-    down-mixed to ``channels`` when those are given."""
+    down-mixed to (or mono repeated on) ``channels`` when those are given."""
     x = _as_tensor(media)
     if x.dtype == torch.uint8:
         x = (x.float() - 128.0) / 128.0
@@ -70,6 +71,8 @@ def to_audio_batch(
         x = AF.resample(x, sample_rate, target_rate)
     if channels == 1 and x.shape[1] > 1:
         x = x.mean(dim=1, keepdim=True)
+    elif channels is not None and x.shape[1] == 1:
+        x = x.expand(-1, channels, -1)
     elif channels is not None and x.shape[1] != channels:
         raise InvalidMediaError(f"expected {channels} channel(s), got {x.shape[1]}")
     return x.contiguous()
@@ -83,7 +86,8 @@ AUDIO_FORMATS = ("wav", "flac", "ogg", "mp3", "g722")
 def read_audio(
     source: bytes | str | Path, audio_format: str, max_seconds: float | None = None
 ) -> tuple[np.ndarray, int]:
-    """WAV, FLAC, Ogg (Vorbis, Opus) or MP3 -> ``(float32 (C, T) in [-1, 1], sample rate)``.
+    """WAV, FLAC, Ogg (Vorbis, Opus), MP3 or raw G.722 (telephony's 16 kHz wideband codec)
+    -> ``(float32 (C, T) in [-1, 1], sample rate)``.
 
     Decoding stops as soon as the audio passes ``max_seconds``, so memory stays bounded
     whatever the file claims."""

@@ -4,7 +4,9 @@ from tokenizers_zoo.registry import register
 from tokenizers_zoo.tokenizers.audio import AudioTokenizer
 from tokenizers_zoo.tokenizers.codec import NeuralAudioCodec
 from tokenizers_zoo.tokenizers.conv import ConvImageTokenizer
+from tokenizers_zoo.tokenizers.encodec_codec import Encodec24kTokenizer, Encodec48kTokenizer
 from tokenizers_zoo.tokenizers.image import ImageTokenizer
+from tokenizers_zoo.tokenizers.mel import MelTokenizer
 from tokenizers_zoo.tokenizers.mulaw import MuLawTokenizer
 from tokenizers_zoo.tokenizers.palette import PaletteTokenizer
 from tokenizers_zoo.tokenizers.patch import PatchTokenizer
@@ -68,10 +70,43 @@ register(
     description="8-bit mu-law, one id per sample at the input rate (WaveNet); no weights",
 )
 
+# Meta's weights are not shipped: they are found on this machine or fetched on request
+# (tokenizers/encodec_weights.py). 6 kbps by default, the rate VALL-E and Bark model.
+register(
+    "audio-encodec-24khz",
+    Encodec24kTokenizer,
+    {"bandwidth": 6.0},
+    modality="audio",
+    kind="discrete",
+    description="EnCodec 24 kHz mono (Meta), 8 x 1024 codes at 75 frames/s (6 kbps; 1.5-24 by bandwidth=)",
+)
+register(
+    "audio-encodec-48khz",
+    Encodec48kTokenizer,
+    {"bandwidth": 6.0},
+    modality="audio",
+    kind="discrete",
+    description="EnCodec 48 kHz stereo (Meta), 4 x 1024 codes at 150 frames/s (6 kbps; 3-24 by bandwidth=)",
+)
+
+for _mels in (80, 128):
+    register(
+        f"audio-mel-{_mels}",
+        MelTokenizer,
+        {"n_mels": _mels},
+        modality="audio",
+        kind="continuous",
+        description=f"{_mels}-band log-mel, 16 kHz, 100 frames/s; Griffin-Lim decode (metallic); no weights",
+        default=_mels == 80,
+    )
+
 __all__ = [
     "AudioTokenizer",
     "ConvImageTokenizer",
+    "Encodec24kTokenizer",
+    "Encodec48kTokenizer",
     "ImageTokenizer",
+    "MelTokenizer",
     "MuLawTokenizer",
     "NeuralAudioCodec",
     "PaletteTokenizer",

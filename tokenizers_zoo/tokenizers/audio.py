@@ -17,7 +17,10 @@ class AudioTokenizer(Tokenizer):
     """Brings samples to the tokenizer's rate and channel count and zero-pads the end to
     a whole number of frames; ``Tokens.original_size`` is the sample count at that
     rate, so ``decode`` trims the padding. A tokenizer whose ``info.sample_rate`` is
-    ``None`` takes any rate and keeps it."""
+    ``None`` takes any rate and keeps it.
+
+    A batch shares one length, as a batch of images shares one size (``original_size`` is
+    one size per batch): pad shorter items yourself, or encode them one by one."""
 
     def prepare(self, media: Any, sample_rate: int | None) -> tuple[Tensor, tuple[int, ...], int | None]:
         info = self.info
@@ -28,12 +31,14 @@ class AudioTokenizer(Tokenizer):
                 f"{self.name} works at {info.sample_rate} Hz: pass sample_rate= with raw samples"
             )
         x = to_audio_batch(media, sample_rate, info.sample_rate, info.channels)
-        samples = x.shape[-1]
-        hop = info.temporal_factor
-        pad = math.ceil(samples / hop) * hop - samples
-        if pad:
-            x = F.pad(x, (0, pad))
-        return x, (samples,), info.sample_rate or sample_rate
+        return self.pad_to_frames(x), (x.shape[-1],), info.sample_rate or sample_rate
+
+    def pad_to_frames(self, x: Tensor) -> Tensor:
+        """Zeros at the end up to a whole number of frames; a model that pads its input its
+        own way (EnCodec reflects the end) keeps ``x`` as it is."""
+        hop = self.info.temporal_factor
+        pad = math.ceil(x.shape[-1] / hop) * hop - x.shape[-1]
+        return F.pad(x, (0, pad)) if pad else x
 
     @staticmethod
     def trim(audio: Tensor, original_size: tuple[int, ...]) -> Tensor:
