@@ -107,3 +107,86 @@ def test_temporal_difference_error_sees_flicker_not_a_constant_offset() -> None:
     flicker = clip + torch.tensor([0.0, 6.0, 0.0, 6.0])[:, None, None, None]
     assert metrics.temporal_difference_error(flicker, clip) == pytest.approx(6.0)
     assert metrics.temporal_difference_error(clip[:1], clip[:1]) == 0.0
+
+
+# -- rFID ------------------------------------------------------------------------------
+
+
+class PassThrough(torch.nn.Module):
+    """Stands in for Inception: the "images" given to the metric are the features."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.num_features = features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def test_frechet_distance_matches_an_independent_scipy_formula() -> None:
+    from scipy.linalg import sqrtm
+    from tokenizers_zoo.benchmarks.rfid import FrechetDistance
+
+    rng = np.random.default_rng(7)
+    d = 6
+    mix_a, mix_b = rng.standard_normal((d, d)), rng.standard_normal((d, d))
+    real = rng.standard_normal((400, d)) @ mix_a + 1.0
+    fake = rng.standard_normal((400, d)) @ mix_b - 0.5
+    fid = FrechetDistance(PassThrough(d))
+    metric = fid.metric()
+    for start in range(0, 400, 100):  # in batches, as the bench feeds it
+        batch = slice(start, start + 100)
+        fid.add(metric, torch.from_numpy(real[batch]), torch.from_numpy(fake[batch]))
+    ours, reason = fid.value(metric)
+    mu_r, mu_f = real.mean(0), fake.mean(0)
+    cov_r, cov_f = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
+    expected = ((mu_r - mu_f) ** 2).sum() + np.trace(cov_r + cov_f - 2 * sqrtm(cov_r @ cov_f).real)
+    assert reason == "" and ours == pytest.approx(expected, rel=1e-6)
+    same = fid.metric()
+    fid.add(same, torch.from_numpy(real), torch.from_numpy(real))
+    assert fid.value(same)[0] == pytest.approx(0.0, abs=1e-6)
+    one = fid.metric()
+    fid.add(one, torch.from_numpy(real[:1]), torch.from_numpy(fake[:1]))
+    assert fid.value(one) == (None, "rFID needs at least 2 images, this run has 1")
+
+
+@pytest.fixture
+def empty_hub(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
+    from tokenizers_zoo.benchmarks import rfid
+
+    monkeypatch.delenv(rfid.FID_WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    return tmp_path / "hub" / "checkpoints"
+
+
+def test_rfid_without_the_weights_file_is_unavailable_and_says_what_to_supply(empty_hub) -> None:  # noqa: ANN001
+    from tokenizers_zoo.benchmarks.rfid import FID_WEIGHTS_FILE, find_fid_weights
+
+    weights, reason = find_fid_weights(None)
+    assert weights is None
+    assert FID_WEIGHTS_FILE in reason and "--fid-weights" in reason
+
+
+def test_rfid_refuses_a_wrong_or_missing_weights_file(empty_hub, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from tokenizers_zoo.benchmarks import rfid
+
+    import tokenizers_zoo as tz
+
+    wrong = tmp_path / rfid.FID_WEIGHTS_FILE
+    wrong.write_bytes(b"not the inception weights")
+    with pytest.raises(rfid.FidWeightsError, match="SHA-256 .* refusing"):
+        rfid.find_fid_weights(wrong)
+    monkeypatch.setenv(rfid.FID_WEIGHTS_ENV, str(wrong))
+    with pytest.raises(rfid.FidWeightsError):
+        rfid.find_fid_weights(None)
+    monkeypatch.delenv(rfid.FID_WEIGHTS_ENV)
+    empty_hub.mkdir(parents=True)
+    (empty_hub / rfid.CACHED_NAMES[1]).write_bytes(b"also wrong")
+    with pytest.raises(rfid.FidWeightsError):
+        rfid.find_fid_weights(None)
+    with pytest.raises(tz.WeightsNotFoundError, match="not found"):
+        rfid.find_fid_weights(tmp_path / "missing.pth")
+    with pytest.raises(rfid.FidWeightsError):  # also when the network is built directly
+        rfid.FrechetDistance.inception(wrong)
+    monkeypatch.setattr(rfid, "FID_WEIGHTS_SHA256", rfid.sha256_of(wrong))
+    assert rfid.find_fid_weights(wrong) == (wrong, "")
