@@ -190,3 +190,125 @@ def test_rfid_refuses_a_wrong_or_missing_weights_file(empty_hub, tmp_path, monke
         rfid.FrechetDistance.inception(wrong)
     monkeypatch.setattr(rfid, "FID_WEIGHTS_SHA256", rfid.sha256_of(wrong))
     assert rfid.find_fid_weights(wrong) == (wrong, "")
+
+
+# -- token statistics -----------------------------------------------------------------
+
+
+def test_bits_and_codebook_statistics() -> None:
+    from tokenizers_zoo.benchmarks.token_stats import CodebookCounter, item_cost
+
+    from tokenizers_zoo.info import TokenizerInfo
+    from tokenizers_zoo.tokens import Tokens
+
+    audio = TokenizerInfo("a", "audio", "discrete", vocab_size=(1024,) * 4, temporal_factor=320)
+    ids = torch.zeros(1, 2, 50, dtype=torch.long)  # 2 of 4 codebooks: a lower bandwidth
+    ids[0, 0, :25] = 1
+    assert item_cost(Tokens("a", (16000,), ids=ids), audio) == {"tokens": 100.0, "bits": 100 * 10.0}
+    counter = CodebookCounter(audio)
+    counter.update(ids)
+    counter.update(ids)
+    first, second = counter.summary()
+    assert first["usage"] == 2 / 1024 and first["perplexity"] == pytest.approx(2.0)
+    assert second["usage"] == 1 / 1024 and second["perplexity"] == pytest.approx(1.0)
+    assert first["tokens"] == 100
+
+    image = TokenizerInfo("i", "image", "discrete", vocab_size=(8,), spatial_factor=4)
+    grid = torch.tensor([[[0, 1], [2, 3]]])
+    assert item_cost(Tokens("i", (8, 8), ids=grid), image) == {"tokens": 4.0, "bits": 12.0}
+    counter = CodebookCounter(image)
+    counter.update(grid)
+    assert counter.summary()[0]["usage"] == 0.5 and counter.summary()[0]["perplexity"] == pytest.approx(4.0)
+
+    latent = TokenizerInfo("c", "image", "continuous", latent_dim=16, spatial_factor=8)
+    assert item_cost(Tokens("c", (16, 16), latents=torch.zeros(1, 2, 2, 16)), latent) == {
+        "tokens": 4.0,
+        "bits": None,
+    }
+
+
+# -- data -----------------------------------------------------------------------------
+
+
+def _write_images(folder, count: int, size: tuple[int, int] = (56, 40)) -> None:  # noqa: ANN001
+    from PIL import Image
+
+    rng = np.random.default_rng(8)
+    for i in range(count):
+        sub = folder / ("a" if i % 2 else "b")
+        sub.mkdir(parents=True, exist_ok=True)
+        width, height = size
+        ramp = np.linspace(0, 255, width)[None, :, None] * np.ones((height, 1, 3))
+        pixels = np.clip(ramp + rng.normal(0, 8, (height, width, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(sub / f"img{i}.png")
+
+
+def test_samples_are_sorted_and_a_limit_spreads_over_them(tmp_path) -> None:  # noqa: ANN001
+    from tokenizers_zoo.benchmarks.recon_data import find_samples
+
+    _write_images(tmp_path, 5)
+    names = [s.name for s in find_samples(tmp_path, "image")]
+    assert names == ["a/img1.png", "a/img3.png", "b/img0.png", "b/img2.png", "b/img4.png"]
+    assert [s.name for s in find_samples(tmp_path, "image", limit=2)] == ["a/img1.png", "b/img0.png"]
+    tiles = find_samples(tmp_path, "image", size=20, crop="tiles")
+    assert len(tiles) == 5 * 2 * 2 and tiles[1].name == "a/img1.png@20,0"
+
+
+def test_centre_crop_policy(tmp_path) -> None:  # noqa: ANN001
+    from PIL import Image
+    from tokenizers_zoo.benchmarks.recon_data import Sample, fit, load_image
+
+    pixels = np.zeros((40, 80, 3), np.uint8)
+    pixels[:, 20:60, 0] = 255  # red middle, black sides that the crop must drop
+    Image.fromarray(pixels).save(tmp_path / "wide.png")
+    image = load_image(Sample("wide.png", tmp_path / "wide.png"), 20)
+    assert image.shape == (3, 20, 20)
+    assert image[0, :, 2:-2].float().mean() > 250 and image[1:].max() == 0
+    assert load_image(Sample("wide.png", tmp_path / "wide.png"), 0).shape == (3, 40, 80)
+    square = Image.fromarray(pixels[:, :40])
+    assert np.array_equal(np.asarray(fit(square, 40)), pixels[:, :40])  # no resampling at the size
+
+
+def test_modality_is_inferred_and_bad_folders_are_clear_errors(tmp_path) -> None:  # noqa: ANN001
+    from tokenizers_zoo.benchmarks.recon_data import find_samples, infer_modality
+
+    import tokenizers_zoo as tz
+    from tokenizers_zoo.media.audio import write_wav
+
+    _write_images(tmp_path / "images", 1)
+    assert infer_modality(tmp_path / "images") == "image"
+    (tmp_path / "images" / "clip.wav").write_bytes(write_wav(np.zeros((1, 800), np.float32), 8000))
+    with pytest.raises(tz.InvalidMediaError, match="image and audio"):
+        infer_modality(tmp_path / "images")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(tz.InvalidMediaError, match="no image, audio or video"):
+        infer_modality(tmp_path / "empty")
+    with pytest.raises(tz.InvalidMediaError, match="no audio files"):
+        find_samples(tmp_path / "empty", "audio")
+    with pytest.raises(tz.InvalidMediaError, match="does not exist"):
+        find_samples(tmp_path / "missing", "image")
+
+
+def _write_gif(path, frames: int, size: tuple[int, int] = (40, 32)) -> None:  # noqa: ANN001
+    from PIL import Image
+
+    rng = np.random.default_rng(9)
+    width, height = size
+    images = [
+        Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)) for _ in range(frames)
+    ]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=100, loop=0)
+
+
+def test_video_and_audio_loading(tmp_path) -> None:  # noqa: ANN001
+    from tokenizers_zoo.benchmarks.recon_data import Sample, load_audio, load_video
+
+    from tokenizers_zoo.media.audio import write_wav
+
+    _write_gif(tmp_path / "clip.gif", 5)
+    frames = load_video(Sample("clip.gif", tmp_path / "clip.gif"), 16, max_frames=3)
+    assert frames.shape == (3, 3, 16, 16) and frames.dtype == torch.uint8
+    stereo = np.stack([np.full(800, 0.5), np.full(800, -0.1)]).astype(np.float32)
+    (tmp_path / "s.wav").write_bytes(write_wav(stereo, 8000))
+    clip, rate = load_audio(Sample("s.wav", tmp_path / "s.wav"))
+    assert rate == 8000 and clip.shape == (800,) and clip.mean().item() == pytest.approx(0.2, abs=1e-3)
