@@ -4,11 +4,15 @@ guard, token statistics, data loading, and whole runs on tiny inputs."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
 from tokenizers_zoo.benchmarks import recon_metrics as metrics
+
+from tokenizers_zoo.info import TokenizerInfo
+from tokenizers_zoo.tokenizer import Tokenizer
 
 
 def _noisy_pair(seed: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -312,3 +316,210 @@ def test_video_and_audio_loading(tmp_path) -> None:  # noqa: ANN001
     (tmp_path / "s.wav").write_bytes(write_wav(stereo, 8000))
     clip, rate = load_audio(Sample("s.wav", tmp_path / "s.wav"))
     assert rate == 8000 and clip.shape == (800,) and clip.mean().item() == pytest.approx(0.2, abs=1e-3)
+
+
+# -- whole runs through the CLI ----------------------------------------------------------
+
+
+def _bench(*argv: str) -> int:
+    from tokenizers_zoo.cli import main
+
+    return main(["bench", "recon", "--torch-threads", "1", *argv])
+
+
+def _results(out) -> dict:  # noqa: ANN001
+    import json
+
+    return json.loads((out / "results.json").read_text())
+
+
+def test_image_run_writes_every_metric_a_table_and_a_grid(tmp_path, empty_hub, capsys) -> None:  # noqa: ANN001
+    _write_images(tmp_path / "data", 3)
+    out = tmp_path / "out"
+    code = _bench(
+        "--tokenizer", "image-palette-512,image-patch-p8", "--data", str(tmp_path / "data"),
+        "--size", "24", "--limit", "2", "--out", str(out),
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    results = _results(out)
+    palette, patch = results["runs"]
+    assert [row["sample"] for row in palette["samples"]] == ["a/img1.png", "b/img0.png"]
+    row = palette["samples"][0]
+    assert row["height"] == row["width"] == 24 and row["tokens"] == 24 * 24 and row["bpp"] == 9.0
+    assert (
+        10 < row["psnr"] < 60 and 0 < row["ssim"] < 1 and row["encode_s"] > 0 and row["decode_peak_mib"] >= 0
+    )
+    assert palette["codebooks"][0]["size"] == 512 and 0 < palette["summary"]["usage"] <= 1
+    assert patch["samples"][0]["psnr"] == "inf" and patch["summary"]["ssim"] == pytest.approx(1.0)
+    assert patch["kind"] == "continuous" and patch["samples"][0]["bpp"] is None
+    assert "pt_inception-2015-12-05-6726825d.pth" in results["unavailable"]["rfid"]
+    assert "lpips" in results["unavailable"]
+    assert results["settings"]["policy"].startswith("shorter side resized to 24")
+    assert results["environment"]["versions"]["torchmetrics"] and results["environment"]["cpu"]
+    markdown = (out / "results.md").read_text()
+    assert "| image-palette-512 | discrete | 576 | 9.000 |" in markdown and "inf (lossless)" in markdown
+    assert "| image-palette-512 |" in captured.out and "image-palette-512:" in captured.err  # table, bar
+    assert (out / "recon_grid.png").stat().st_size > 0
+    assert not (out / "rate_distortion.png").exists()  # one run has a bit rate
+
+
+def test_audio_sweep_gives_one_run_per_bandwidth(tmp_path, capsys) -> None:  # noqa: ANN001
+    from tokenizers_zoo.media.audio import write_wav
+    from tokenizers_zoo.tokenizers.codec import CodecConfig, NeuralAudioCodec
+
+    config = CodecConfig(
+        channels=4, ratios=(2, 2), dilations=(1,), latent_dim=8, num_quantizers=4, codebook_size=16,
+        bandwidths=(16.0, 32.0, 64.0),
+    )  # fmt: skip
+    NeuralAudioCodec(config, name="tiny-codec").save_pretrained(tmp_path / "codec")
+    (tmp_path / "data").mkdir()
+    for i in range(2):
+        wave = _speech_like(16000, 1.0, 10 + i)[None]
+        (tmp_path / "data" / f"clip{i}.wav").write_bytes(write_wav(wave, 16000))
+    out = tmp_path / "out"
+    tokenizers = f"{tmp_path / 'codec'},audio-mulaw-8bit"
+    code = _bench("--tokenizer", tokenizers, "--data", str(tmp_path / "data"), "--sweep", "--out", str(out))
+    assert code == 0, capsys.readouterr().err
+    runs = _results(out)["runs"]
+    labels = [run["label"] for run in runs]
+    assert labels == [
+        "tiny-codec @ 16 kbps",
+        "tiny-codec @ 32 kbps",
+        "tiny-codec @ 64 kbps",
+        "audio-mulaw-8bit",
+    ]
+    assert [len(run["codebooks"]) for run in runs] == [1, 2, 4, 1]
+    assert [run["summary"]["kbps"] for run in runs] == pytest.approx([16, 32, 64, 128], rel=0.01)
+    mulaw = runs[-1]["samples"][0]
+    assert mulaw["pesq_band"] == "wb at 16000 Hz" and mulaw["pesq"] > 4 and mulaw["stoi"] > 0.8
+    assert mulaw["si_snr"] > 30 and mulaw["mel_distance"] < 0.5
+    assert runs[0]["checkpoint"]["weights"] == str(tmp_path / "codec")
+    assert {"spectrograms.png", "rate_distortion.png"} <= {p.name for p in out.iterdir()}
+
+
+def test_a_recording_pesq_cannot_score_is_recorded_not_fatal(tmp_path, capsys) -> None:  # noqa: ANN001
+    from tokenizers_zoo.media.audio import write_wav
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "silence.wav").write_bytes(write_wav(np.zeros((1, 8000), np.float32), 8000))
+    (tmp_path / "data" / "speech.wav").write_bytes(write_wav(_speech_like(8000, 1.0, 12)[None], 8000))
+    out = tmp_path / "out"
+    code = _bench("--tokenizer", "audio-mulaw-8bit", "--data", str(tmp_path / "data"), "--out", str(out))
+    assert code == 0, capsys.readouterr().err
+    run = _results(out)["runs"][0]
+    silence, speech = run["samples"]
+    assert silence["pesq"] is None and "NoUtterances" in silence["pesq_error"]
+    assert speech["pesq_band"] == "nb at 8000 Hz" and run["summary"]["pesq"] == speech["pesq"]
+    assert run["summary"]["samples_without"] == {"pesq": 1}
+    assert "pesq missing for 1" in (out / "results.md").read_text()
+
+
+@dataclass(frozen=True)
+class LevelsConfig:
+    levels: int = 16
+
+
+class FrameLevels(Tokenizer):
+    """A stand-in video tokenizer: each pixel's RGB at 16 levels, one id per pixel, frame by frame."""
+
+    Config = LevelsConfig
+
+    @property
+    def info(self) -> TokenizerInfo:
+        return TokenizerInfo(self.name, "video", "discrete", vocab_size=(self.config.levels**3,))
+
+    def prepare(self, media, sample_rate):  # noqa: ANN001, ANN201
+        return media, tuple(media.shape[2:]), None
+
+    def encode_tensor(self, x: torch.Tensor, **options) -> torch.Tensor:  # noqa: ANN003
+        n = self.config.levels
+        q = ((x + 1) / 2 * (n - 1)).round().long()
+        return (q[:, 0] * n + q[:, 1]) * n + q[:, 2]
+
+    def decode_tensor(self, data: torch.Tensor, original_size, **options) -> torch.Tensor:  # noqa: ANN001, ANN003
+        n = self.config.levels
+        rgb = torch.stack([data // (n * n), data // n % n, data % n], 1)
+        return rgb.float() / (n - 1) * 2 - 1
+
+
+def test_video_run_with_a_frame_wise_tokenizer(tmp_path, capsys) -> None:  # noqa: ANN001
+    import tokenizers_zoo as tz
+
+    tz.register("test-video-levels", FrameLevels, {}, modality="video", kind="discrete", overwrite=True)
+    (tmp_path / "data").mkdir()
+    for i in range(2):
+        _write_gif(tmp_path / "data" / f"clip{i}.gif", 4)
+    out = tmp_path / "out"
+    code = _bench(
+        "--tokenizer", "test-video-levels", "--data", str(tmp_path / "data"), "--size", "16",
+        "--max-frames", "3", "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    results = _results(out)
+    row = results["runs"][0]["samples"][0]
+    assert row["frames"] == 3 and row["tokens"] == 3 * 16 * 16 and row["bpp"] == pytest.approx(12.0)
+    assert 25 < row["psnr"] < 40 and 0 < row["temporal_difference_error"] < 10  # 16 levels: ~8.5 apart
+    assert "I3D" in results["unavailable"]["rfvd"]
+    assert "first 3 frames" in results["settings"]["policy"]
+    assert (out / "recon_grid.png").is_file()
+
+
+def test_ctrl_c_leaves_the_partial_results_written(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    from tokenizers_zoo.tokenizers.patch import PatchTokenizer
+
+    _write_images(tmp_path / "data", 4)
+    calls = []
+    encode = PatchTokenizer.encode_tensor
+
+    def interrupted(self, x, **options):  # noqa: ANN001, ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 4:  # the warm-up, two samples, then Ctrl-C in the third
+            raise KeyboardInterrupt
+        return encode(self, x, **options)
+
+    monkeypatch.setattr(PatchTokenizer, "encode_tensor", interrupted)
+    out = tmp_path / "out"
+    code = _bench(
+        "--tokenizer", "image-patch-p8", "--data", str(tmp_path / "data"), "--size", "16", "--out", str(out)
+    )
+    assert code == 130 and "interrupted" in capsys.readouterr().err
+    run = _results(out)["runs"][0]
+    assert run["status"] == "interrupted" and len(run["samples"]) == 2 and run["summary"]["samples"] == 2
+    assert "image-patch-p8 (interrupted)" in (out / "results.md").read_text()
+    assert (out / "recon_grid.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--tokenizer", "no-such-tokenizer"], "no tokenizer named"),
+        (["--tokenizer", "image-patch-p8,audio-mulaw-8bit"], "different modalities"),
+        (["--tokenizer", "image-patch-p8", "--data", "/no/such/folder"], "does not exist"),
+        (["--data", "EMPTY"], "no image, audio or video"),
+        (["--tokenizer", "audio-mulaw-8bit", "--data", "IMAGES"], "no audio files"),
+        (["--tokenizer", "test-no-weights"], "not found"),
+        (["--tokenizer", "image-patch-p8", "--fid-weights", "WRONG"], "refusing to load it"),
+        (["--tokenizer", "image-patch-p8", "--fid-weights", "/no/such.pth"], "not found"),
+        (["--tokenizer", "image-patch-p8", "--lpips-weights", "/no/such.safetensors"], "not found"),
+        (["--device", "cuda:99"], "cuda"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(tmp_path, empty_hub, capsys, argv, message) -> None:  # noqa: ANN001
+    import tokenizers_zoo as tz
+    from tokenizers_zoo.tokenizers.palette import PaletteTokenizer
+
+    tz.register(
+        "test-no-weights", PaletteTokenizer, {"num_colors": 4}, modality="image", kind="discrete",
+        weights=str(tmp_path / "absent"), overwrite=True,
+    )  # fmt: skip
+    _write_images(tmp_path / "images", 1)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "wrong.pth").write_bytes(b"wrong")
+    places = {"EMPTY": tmp_path / "empty", "IMAGES": tmp_path / "images", "WRONG": tmp_path / "wrong.pth"}
+    argv = [str(places.get(a, a)) for a in argv]
+    if "--data" not in argv:
+        argv += ["--data", str(tmp_path / "images")]
+    code = _bench(*argv, "--out", str(tmp_path / "out"))
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("tzoo: error:") and message in err and "Traceback" not in err
