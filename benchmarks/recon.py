@@ -109,15 +109,15 @@ def checkpoint_facts(name: str) -> dict[str, Any]:
     result says whether it came from an in-training checkpoint."""
     if Path(name).is_dir():
         directory: Path | None = Path(name)
+        shown = name
     else:
-        path = tz.get_entry(name).weights_path()
+        entry = tz.get_entry(name)
+        path = entry.weights_path()
         directory = path if path is None or path.is_dir() else path.parent
+        shown = entry.weights  # as registered: relative to the package, no local paths
     if directory is None or not (directory / WEIGHTS_FILE).is_file():
         return {"weights": None}
-    facts: dict[str, Any] = {
-        "weights": str(directory),
-        "sha256": sha256_of(directory / WEIGHTS_FILE)[:16],
-    }
+    facts: dict[str, Any] = {"weights": shown, "sha256": sha256_of(directory / WEIGHTS_FILE)[:16]}
     config = directory / CONFIG_FILE
     if config.is_file():
         facts["training_step"] = json.loads(config.read_text()).get("training", {}).get("step")
