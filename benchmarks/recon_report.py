@@ -84,6 +84,24 @@ def comparison_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def command(settings: dict[str, Any]) -> str:
+    """The ``tzoo`` command line that repeats a run with these settings."""
+    names = ",".join(settings["tokenizers"])
+    parts = ["tzoo bench recon", f"--tokenizer {names}", f"--data {settings['data']}"]
+    flags = [
+        ("--limit", settings["limit"], 0),
+        ("--size", settings["size"], 256),
+        ("--crop", settings["crop"], "center"),
+        ("--max-frames", settings["max_frames"], None),
+        ("--device", settings["device"], "cpu"),
+        ("--torch-threads", settings["torch_threads"], 0),
+    ]
+    parts += [f"{flag} {value}" for flag, value, default in flags if value != default]
+    if settings["sweep"]:
+        parts.append("--sweep")
+    return " ".join([*parts, f"--out {settings['out']}"])
+
+
 def markdown(results: dict[str, Any], figures: list[str]) -> str:
     s, env = results["settings"], results["environment"]
     versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v)
@@ -95,6 +113,7 @@ def markdown(results: dict[str, Any], figures: list[str]) -> str:
         + (f"; --limit {s['limit']}, evenly spaced" if s["limit"] else "")
         + ").",
         f"Device: {env['device']} ({where}); load average {env['load_average_at_start']:.1f} at the start.",
+        f"Command: `{command(s)}`",
         f"Code: {env['code_commit'] or 'not a git checkout'}; {versions}.",
         "",
         *comparison_table(results),
@@ -104,13 +123,14 @@ def markdown(results: dict[str, Any], figures: list[str]) -> str:
         lines += ["Not measured:", ""]
         lines += [f"- {metric}: {reason}" for metric, reason in results["unavailable"].items()]
         lines.append("")
-    in_training = [
-        f"`{run['label']}` (step {run['checkpoint']['training_step']}, weights {run['checkpoint']['sha256']})"
+    trained = {
+        run["tokenizer"]: run["checkpoint"]
         for run in results["runs"]
         if run["checkpoint"].get("training_step") is not None
-    ]
-    if in_training:
-        lines += [f"Checkpoints: {', '.join(in_training)}.", ""]
+    }
+    if trained:
+        steps = [f"`{k}` step {c['training_step']} (weights {c['sha256']})" for k, c in trained.items()]
+        lines += [f"Checkpoints (training step recorded in them): {', '.join(steps)}.", ""]
     gaps = [
         f"- {run['label']}: " + ", ".join(f"{key} missing for {n}" for key, n in run["summary"][GAPS].items())
         for run in results["runs"]
@@ -118,6 +138,13 @@ def markdown(results: dict[str, Any], figures: list[str]) -> str:
     ]
     if gaps:
         lines += ["Samples without a value (see `results.json` for why):", "", *gaps, ""]
+    if any(run["summary"].get("rfid") is not None for run in results["runs"]):
+        lines += [
+            f"rFID compares the Inception features of {s['samples']} originals and their reconstructions; "
+            "with fewer than 2048 images the covariances are rank-deficient and rFID is biased "
+            "upwards, so compare rFIDs only over the same images (ImageNet rFID uses 50000).",
+            "",
+        ]
     multi = [run for run in results["runs"] if len(run["codebooks"]) > 1]
     if multi:
         lines += ["Per codebook (usage / perplexity), first to last:", ""]

@@ -359,6 +359,8 @@ def test_image_run_writes_every_metric_a_table_and_a_grid(tmp_path, empty_hub, c
     assert results["environment"]["versions"]["torchmetrics"] and results["environment"]["cpu"]
     markdown = (out / "results.md").read_text()
     assert "| image-palette-512 | discrete | 576 | 9.000 |" in markdown and "inf (lossless)" in markdown
+    flags = f"--data {tmp_path / 'data'} --limit 2 --size 24 --torch-threads 1 --out {out}"
+    assert f"`tzoo bench recon --tokenizer image-palette-512,image-patch-p8 {flags}`" in markdown
     assert "| image-palette-512 |" in captured.out and "image-palette-512:" in captured.err  # table, bar
     assert (out / "recon_grid.png").stat().st_size > 0
     assert not (out / "rate_distortion.png").exists()  # one run has a bit rate
