@@ -366,6 +366,43 @@ def test_image_run_writes_every_metric_a_table_and_a_grid(tmp_path, empty_hub, c
     assert not (out / "rate_distortion.png").exists()  # one run has a bit rate
 
 
+class ColourStatistics(torch.nn.Module):
+    """A cheap stand-in for Inception on uint8 images: per-channel mean and spread."""
+
+    num_features = 6
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.float().flatten(2)
+        return torch.cat([x.mean(2), x.std(2)], 1)
+
+
+def test_rfid_is_reported_per_run_when_the_weights_are_there(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    from tokenizers_zoo.benchmarks import recon_scorers
+    from tokenizers_zoo.benchmarks.rfid import FrechetDistance
+
+    monkeypatch.setattr(recon_scorers, "find_fid_weights", lambda given: (tmp_path / "verified.pth", ""))
+    monkeypatch.setattr(
+        FrechetDistance, "inception", classmethod(lambda cls, w, d: cls(ColourStatistics(), d))
+    )
+    _write_images(tmp_path / "data", 3)
+    out = tmp_path / "out"
+    code = _bench(
+        "--tokenizer",
+        "image-patch-p8,image-palette-512",
+        "--data",
+        str(tmp_path / "data"),
+        "--size",
+        "16",
+        "--out",
+        str(out),
+    )
+    assert code == 0, capsys.readouterr().err
+    patch, palette = (run["summary"] for run in _results(out)["runs"])
+    assert patch["rfid"] == pytest.approx(0.0, abs=1e-6) and palette["rfid"] > 0
+    markdown = (out / "results.md").read_text()
+    assert "| rFID |" in markdown and "rank-deficient" in markdown
+
+
 def test_audio_sweep_gives_one_run_per_bandwidth(tmp_path, capsys) -> None:  # noqa: ANN001
     from tokenizers_zoo.media.audio import write_wav
     from tokenizers_zoo.tokenizers.codec import CodecConfig, NeuralAudioCodec
