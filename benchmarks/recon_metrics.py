@@ -5,7 +5,8 @@ Papers disagree by tenths of a dB because each re-implements PSNR, SSIM or SI-SN
 its own value range, window or epsilon. Here the standard packages compute them:
 torchmetrics (PSNR, SSIM, SI-SNR), ``pesq`` (ITU-T P.862 / P.862.2) and ``pystoi``;
 only the log-mel distance and the video temporal-difference error, which no package
-defines, are written out.
+defines, are written out. The packages are imported on first use: torchmetrics alone
+takes seconds to import, which ``tzoo demo`` and the trainer need not pay up front.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import torch.nn.functional as F
 import torchaudio
 import torchaudio.functional as AF
 from torch import Tensor
-from torchmetrics.functional.audio import scale_invariant_signal_noise_ratio
-from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 #: PESQ is defined at 8 kHz (narrow band, P.862) and 16 kHz (wide band, P.862.2) only.
 PESQ_RATES = {8000: "nb", 16000: "wb"}
@@ -25,6 +24,8 @@ PESQ_RATES = {8000: "nb", 16000: "wb"}
 
 def psnr(recon: Tensor, reference: Tensor, data_range: float = 255.0) -> Tensor:
     """PSNR in dB of each item of a batch (``inf`` where they are identical)."""
+    from torchmetrics.functional.image import peak_signal_noise_ratio
+
     dims = tuple(range(1, reference.ndim))
     return peak_signal_noise_ratio(
         recon.double(), reference.double(), data_range=data_range, reduction="none", dim=dims
@@ -37,6 +38,8 @@ def ssim(recon: Tensor, reference: Tensor, data_range: float = 255.0) -> Tensor:
 
     Computed in float32 on values scaled to [0, 1], where the local variances keep their
     precision (fp64 convolutions cost ~10x on CPU for no visible digit)."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
     scale = 1.0 / data_range
     return structural_similarity_index_measure(
         recon.float() * scale, reference.float() * scale, data_range=1.0, reduction="none"
@@ -53,6 +56,8 @@ def temporal_difference_error(recon: Tensor, reference: Tensor) -> float:
 
 def si_snr(estimate: Tensor, reference: Tensor) -> Tensor:
     """Scale-invariant SNR in dB (Le Roux et al. 2019) of each signal, over the last axis."""
+    from torchmetrics.functional.audio import scale_invariant_signal_noise_ratio
+
     return scale_invariant_signal_noise_ratio(estimate.double(), reference.double())
 
 
