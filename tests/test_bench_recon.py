@@ -403,6 +403,29 @@ def test_rfid_is_reported_per_run_when_the_weights_are_there(tmp_path, monkeypat
     assert "| rFID |" in markdown and "rank-deficient" in markdown
 
 
+def test_lpips_from_a_local_weights_file(tmp_path, empty_hub, capsys) -> None:  # noqa: ANN001
+    from safetensors.torch import save_file
+    from torchvision.models import vgg16
+
+    from tokenizers_zoo.training.losses import LPIPS
+
+    torch.manual_seed(0)
+    state = {f"features.{k}": v for k, v in vgg16().features[:30].state_dict().items()}
+    state.update({f"lin{i}.weight": torch.rand(1, width, 1, 1) for i, width in enumerate(LPIPS._WIDTHS)})
+    save_file(state, str(tmp_path / "lpips.safetensors"))
+    _write_images(tmp_path / "data", 2)
+    out = tmp_path / "out"
+    code = _bench(
+        "--tokenizer", "image-patch-p8,image-palette-512", "--data", str(tmp_path / "data"), "--size", "32",
+        "--lpips-weights", str(tmp_path / "lpips.safetensors"), "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    results = _results(out)
+    patch, palette = (run["summary"] for run in results["runs"])
+    assert patch["lpips"] == 0.0 and palette["lpips"] > 0 and "lpips" not in results["unavailable"]
+    assert "| LPIPS |" in (out / "results.md").read_text()
+
+
 def test_audio_sweep_gives_one_run_per_bandwidth(tmp_path, capsys) -> None:  # noqa: ANN001
     from tokenizers_zoo.media.audio import write_wav
     from tokenizers_zoo.tokenizers.codec import CodecConfig, NeuralAudioCodec
