@@ -7,10 +7,9 @@ are interleaved (one run of every implementation, then the next round), so load 
 other processes hits all of them alike; the table gives the median with min and max
 and code pairs (N * K) per second.
 
-Peak extra memory is the rise of the process's peak resident set over its resident
-set just before the call (the peak is reset through ``/proc/self/clear_refs``), with
-glibc told to return every large block to the system on free, so one call's memory is
-not hidden in what an earlier call left. On CUDA it is ``max_memory_allocated``.
+Peak extra memory is measured as ``benchmarks/memory.py`` says: the rise of the
+process's peak resident set over its resident set just before the call, on CUDA of
+``max_memory_allocated``.
 
 Configurations that cannot finish are skipped with the reason in the output, never
 run into swap or for minutes: a baseline whose N x K matrices would exceed
@@ -22,8 +21,6 @@ spent. The two target configurations of the kernel issue run first.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import gc
 import json
 import os
 import platform
@@ -36,6 +33,7 @@ from typing import Any
 
 import torch
 from tokenizers_zoo.benchmarks.machine import cpu_model
+from tokenizers_zoo.benchmarks.memory import measure, return_freed_memory
 
 GRID_N = [2**14, 2**16, 2**18, 2**20]
 GRID_K = [2**10, 2**12, 2**14, 2**16]
@@ -119,41 +117,12 @@ IMPLS = [
 ]
 
 
-def _return_freed_memory() -> None:
-    """Fix glibc's mmap threshold at 64 KiB (which also stops it adapting upwards), so
-    every large buffer is unmapped on free and the resident set tracks live memory."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD
-
-
-def _status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
 def _measure(run: Callable[[], Any], device: str) -> tuple[float, float]:
-    """One timed call: ``(seconds, peak extra MiB)``."""
-    gc.collect()
-    if device == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        start = time.perf_counter()
+    """One timed call: ``(seconds, peak extra MiB)``; the result is held until both are read."""
+    with measure(device) as measured:
         result = run()
-        torch.cuda.synchronize()
-        seconds = time.perf_counter() - start
-        peak = (torch.cuda.max_memory_allocated() - base) / 2**20
-    else:
-        base = _status_kib("VmRSS")
-        Path("/proc/self/clear_refs").write_text("5")  # reset the peak to the current RSS
-        start = time.perf_counter()
-        result = run()
-        seconds = time.perf_counter() - start
-        peak = max(0, _status_kib("VmHWM") - base) / 1024
     del result
-    return seconds, peak
+    return measured.seconds, measured.peak_extra_mib
 
 
 def machine_info(device: str) -> dict[str, Any]:
@@ -240,7 +209,7 @@ def run_kernel_benchmark(
 ) -> dict[str, Any]:
     """Run the grid on CPU (and on CUDA when there is a GPU), print rows as they come,
     write JSON + Markdown + PNG to ``out_dir`` and return the results."""
-    _return_freed_memory()
+    return_freed_memory()
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     deadline = time.monotonic() + budget_minutes * 60
     results: dict[str, Any] = {"machine": machine_info(devices[-1]), "rows": []}

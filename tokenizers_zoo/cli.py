@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tokenizers_zoo.benchmarks.rfid import FID_WEIGHTS_ENV, FID_WEIGHTS_FILE
 from tokenizers_zoo.errors import TokenizersZooError
 
 EXIT_USAGE = 2
@@ -189,6 +190,27 @@ def _cmd_bench_kernels(args: argparse.Namespace) -> int:
         max_gib=args.max_gib,
         max_run_seconds=args.max_run_seconds,
         budget_minutes=args.budget_minutes,
+    )
+    return 0
+
+
+def _cmd_bench_recon(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.benchmarks.recon import run_recon_benchmark
+
+    names = [n.strip() for n in args.tokenizer.split(",") if n.strip()] if args.tokenizer else None
+    run_recon_benchmark(
+        names,
+        args.data,
+        out_dir=args.out,
+        limit=args.limit,
+        size=args.size,
+        crop=args.crop,
+        max_frames=args.max_frames,
+        sweep=args.sweep,
+        device=args.device,
+        fid_weights=args.fid_weights,
+        lpips_weights=args.lpips_weights,
+        torch_threads=args.torch_threads,
     )
     return 0
 
@@ -435,6 +457,38 @@ def build_parser() -> argparse.ArgumentParser:
         "--budget-minutes", type=float, default=40.0, help="stop starting configurations after this"
     )
     p.set_defaults(func=_cmd_bench_kernels)
+    p = bench.add_parser(
+        "recon", help="reconstruction quality, token cost and speed of tokenizers on a folder of media"
+    )
+    p.add_argument(
+        "--tokenizer",
+        help="NAME[,NAME...] of one modality (default: the default discrete tokenizer of the "
+        "modality the data folder holds)",
+    )
+    p.add_argument("--data", required=True, help="folder of images, audio or video (searched recursively)")
+    p.add_argument("--limit", type=int, default=0, help="at most N samples, evenly spaced by path (0: all)")
+    p.add_argument("--size", type=int, default=256, help="image/frame side in pixels (0: native size)")
+    p.add_argument(
+        "--crop",
+        choices=["center", "tiles"],
+        default="center",
+        help="center: shorter side to --size then centre crop (ImageNet rFID); tiles: every "
+        "--size tile at native resolution",
+    )
+    p.add_argument("--max-frames", type=int, default=16, help="video: the first N frames of each clip")
+    p.add_argument("--sweep", action="store_true", help="one run per bitrate of multi-rate codecs")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
+    p.add_argument(
+        "--fid-weights",
+        help=f"the FID Inception weights file {FID_WEIGHTS_FILE} (checked by SHA-256; "
+        f"default: ${FID_WEIGHTS_ENV}, then torch's hub cache; without it rFID is reported unavailable)",
+    )
+    p.add_argument(
+        "--lpips-weights", help="LPIPS-VGG safetensors file (default: $TZOO_LPIPS_WEIGHTS; else no LPIPS)"
+    )
+    p.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    p.add_argument("--out", default="recon-results", help="directory for results.json, results.md, PNGs")
+    p.set_defaults(func=_cmd_bench_recon)
     return parser
 
 

@@ -11,6 +11,7 @@ import math
 import torch
 
 import tokenizers_zoo as tz
+from tokenizers_zoo.benchmarks import recon_metrics
 from tokenizers_zoo.media.image import to_image_batch
 
 
@@ -29,11 +30,6 @@ def sine_tone(sample_rate: int = 16000, seconds: float = 1.0) -> torch.Tensor:
     return 0.5 * torch.sin(2 * math.pi * 440 * t) * torch.sin(math.pi * t / seconds)
 
 
-def _psnr(a: torch.Tensor, b: torch.Tensor, peak: float) -> float:
-    mse = float((a - b).pow(2).mean())
-    return float("inf") if mse == 0 else 10 * math.log10(peak**2 / mse)
-
-
 def run_demo(image_path: str | None = None) -> int:
     image = to_image_batch(image_path) if image_path else gradient_pattern()
     tone = sine_tone()
@@ -49,7 +45,7 @@ def run_demo(image_path: str | None = None) -> int:
             tokens = tok.encode(media, sample_rate=16000) if modality == "audio" else tok.encode(media)
             back = tok.decode(tokens)
             reference = media if modality == "image" else media.reshape(back.shape)
-            psnr = _psnr(back, reference, peak=2.0)
+            psnr = float(recon_metrics.psnr(back, reference, data_range=2.0).mean())
             per_item = math.prod(tokens.shape[1:-1] if kind == "continuous" else tokens.shape[1:])
             print(
                 f"{modality:>5} {kind:<10}: {name:<18} media {tuple(media.shape)} -> tokens "

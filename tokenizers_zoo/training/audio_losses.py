@@ -40,15 +40,6 @@ class MultiScaleMelLoss(nn.Module):
         return total / len(self.mels)
 
 
-def mel_distance(recon: Tensor, target: Tensor, sample_rate: int) -> float:
-    """Log-mel L1 at one 1024-point resolution: the single number reports quote."""
-    mel = torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=1024, hop_length=256, n_mels=80).to(
-        target.device
-    )
-    a, b = mel(recon.float()), mel(target.float())
-    return float(F.l1_loss(a.clamp_min(1e-5).log10(), b.clamp_min(1e-5).log10()))
-
-
 class MultiResolutionSTFTLoss(nn.Module):
     """Spectral convergence plus log-magnitude L1, averaged over FFT sizes."""
 

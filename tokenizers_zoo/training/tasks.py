@@ -7,13 +7,13 @@ EMA, checkpoints, logs) is shared.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tokenizers_zoo.benchmarks.recon_metrics import psnr, si_snr
 from tokenizers_zoo.tokenizer import Tokenizer
 from tokenizers_zoo.training.audio_data import RandomSegments, eval_clips
 from tokenizers_zoo.training.audio_losses import (
@@ -24,7 +24,7 @@ from tokenizers_zoo.training.audio_losses import (
 )
 from tokenizers_zoo.training.config import TrainConfig
 from tokenizers_zoo.training.data import RandomCrops, eval_tiles
-from tokenizers_zoo.training.evaluate import evaluate_audio, evaluate_reconstruction, si_snr
+from tokenizers_zoo.training.evaluate import evaluate_audio, evaluate_reconstruction
 from tokenizers_zoo.training.losses import (
     PatchDiscriminator,
     hinge_discriminator_loss,
@@ -65,8 +65,7 @@ class ImageTask:
         return hinge_discriminator_loss(critic(x), critic(recon.detach()))
 
     def train_metrics(self, recon: Tensor, x: Tensor) -> dict[str, float]:
-        mse = F.mse_loss(recon.detach(), x).item()
-        return {"train_psnr": -10 * math.log10(max(1e-10, mse / 4))}
+        return {"train_psnr": float(psnr(recon.detach(), x, data_range=2.0).clamp(max=99.0).mean())}
 
     def evaluate(self, model: Tokenizer) -> dict[str, float]:
         return evaluate_reconstruction(model, self.tiles, device=self.device)
@@ -112,7 +111,7 @@ class AudioTask:
         return torch.stack([hinge_discriminator_loss(real, fake) for (real, _), (fake, _) in pairs]).mean()
 
     def train_metrics(self, recon: Tensor, x: Tensor) -> dict[str, float]:
-        return {"train_si_snr": si_snr(recon.detach().float(), x)}
+        return {"train_si_snr": float(si_snr(recon.detach(), x).mean())}
 
     def evaluate(self, model: Tokenizer) -> dict[str, float]:
         return evaluate_audio(model, self.clips)
