@@ -77,6 +77,10 @@ class VectorQuantizer(Quantizer):
     ``use_cosine_sim``, ``commitment_weight``, ``ema_update``, ``rotation_trick``).
     ``decay`` defaults to 0.99 (VQ-VAE-2, SoundStream) rather than 0.8.
 
+    ``threshold_ema_dead_code`` compares with a code's EMA count of assignments per
+    step, so it scales with the batch: a batch of N vectors gives each code N / K on
+    average. A threshold above that average restarts nearly every code at every step.
+
     Search never builds the N x K distance matrix (``tokenizers_zoo.kernels``), and
     distances, EMA statistics and losses are fp32 under autocast. EMA statistics and
     dead-code restarts are all-reduced/broadcast when torch.distributed is
