@@ -9,6 +9,7 @@ import itertools
 import math
 import random
 import re
+import warnings
 
 import pytest
 import torch
@@ -618,6 +619,16 @@ def test_dead_codes_restart_onto_batch_vectors():
     torch.testing.assert_close(vq.cluster_size[1:], torch.full((7,), 1.0))
     torch.testing.assert_close(vq.embed_sum[1:], restarted * 1.0)
     assert vq.cluster_size[0] > 1.0  # the used code is not restarted
+
+
+def test_a_threshold_too_high_for_the_batch_warns_once_per_place():
+    vq = VectorQuantizer(4, 64, threshold_ema_dead_code=2.0).train()
+    with pytest.warns(UserWarning, match=r"16 vectors / 64 codes = 0.25\): \d+ codes were restarted"):
+        vq(torch.randn(16, 4))
+    fitting = VectorQuantizer(4, 64, threshold_ema_dead_code=0.01).train()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitting(torch.randn(16, 4))
 
 
 def test_no_restart_without_threshold():

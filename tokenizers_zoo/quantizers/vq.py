@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -236,6 +237,14 @@ class VectorQuantizer(Quantizer):
         num_dead = int(dead.sum())
         if num_dead == 0:
             return
+        average = target.shape[0] / self.codebook_size
+        if num_dead > self.codebook_size // 2 and self.threshold_ema_dead_code > average:
+            warnings.warn(
+                f"threshold_ema_dead_code={self.threshold_ema_dead_code:g} is above the average "
+                f"assignments per code and step ({target.shape[0]} vectors / {self.codebook_size} codes "
+                f"= {average:.3g}): {num_dead} codes were restarted at once; lower the threshold",
+                stacklevel=3,
+            )
         src = first_rank_with_data(target.shape[0], target.device)
         if src is None:
             return
