@@ -108,9 +108,23 @@ def stream_sequential(layers: nn.Sequential, x: Tensor, state: StreamState) -> T
 
 
 class _LayerStack(nn.Module):
-    """``layers`` run in order, offline or streaming."""
+    """``layers`` run in order, offline or streaming; subclasses say which layers."""
 
-    layers: nn.Sequential
+    def __init__(
+        self,
+        dim: int,
+        channels: int,
+        ratios: tuple[int, ...],
+        dilations: tuple[int, ...] = (1, 3),
+        causal: bool = True,
+    ) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(*self.build(dim, channels, tuple(ratios), tuple(dilations), causal))
+
+    def build(
+        self, dim: int, channels: int, ratios: tuple[int, ...], dilations: tuple[int, ...], causal: bool
+    ) -> list[nn.Module]:
+        raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
         return self.layers(x)
@@ -123,42 +137,28 @@ class SEANetEncoder(_LayerStack):
     """Waveform ``(B, 1, T)`` -> latents ``(B, dim, T / prod(ratios))``; channels double at
     each downsampling, residual units (dilations given) run before it."""
 
-    def __init__(
-        self,
-        dim: int,
-        channels: int,
-        ratios: tuple[int, ...],
-        dilations: tuple[int, ...] = (1, 3),
-        causal: bool = True,
-    ) -> None:
-        super().__init__()
+    def build(
+        self, dim: int, channels: int, ratios: tuple[int, ...], dilations: tuple[int, ...], causal: bool
+    ) -> list[nn.Module]:
         layers: list[nn.Module] = [StreamingConv1d(1, channels, 7, causal=causal)]
         width = channels
         for ratio in ratios:
             layers += [ResidualUnit(width, d, causal) for d in dilations]
             layers += [nn.ELU(), StreamingConv1d(width, 2 * width, 2 * ratio, ratio, causal=causal)]
             width *= 2
-        layers += [nn.ELU(), StreamingConv1d(width, dim, 3, causal=causal)]
-        self.layers = nn.Sequential(*layers)
+        return [*layers, nn.ELU(), StreamingConv1d(width, dim, 3, causal=causal)]
 
 
 class SEANetDecoder(_LayerStack):
     """The mirror of ``SEANetEncoder``: latents ``(B, dim, F)`` -> waveform ``(B, 1, F * hop)``."""
 
-    def __init__(
-        self,
-        dim: int,
-        channels: int,
-        ratios: tuple[int, ...],
-        dilations: tuple[int, ...] = (1, 3),
-        causal: bool = True,
-    ) -> None:
-        super().__init__()
+    def build(
+        self, dim: int, channels: int, ratios: tuple[int, ...], dilations: tuple[int, ...], causal: bool
+    ) -> list[nn.Module]:
         width = channels * 2 ** len(ratios)
         layers: list[nn.Module] = [StreamingConv1d(dim, width, 7, causal=causal)]
         for ratio in reversed(ratios):
             layers += [nn.ELU(), StreamingConvTranspose1d(width, width // 2, ratio, causal=causal)]
             width //= 2
             layers += [ResidualUnit(width, d, causal) for d in dilations]
-        layers += [nn.ELU(), StreamingConv1d(width, 1, 7, causal=causal)]
-        self.layers = nn.Sequential(*layers)
+        return [*layers, nn.ELU(), StreamingConv1d(width, 1, 7, causal=causal)]
