@@ -11,6 +11,8 @@ takes seconds to import, which ``tzoo demo`` and the trainer need not pay up fro
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -90,10 +92,16 @@ def stoi_score(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) ->
     return float(stoi(reference, degraded, sample_rate, extended=False))
 
 
+@functools.cache
+def _mel_transform(sample_rate: int) -> torchaudio.transforms.MelSpectrogram:
+    """Built once per rate: its filterbank costs more than a short clip's spectrogram."""
+    return torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=1024, hop_length=256, n_mels=80)
+
+
 def log_mel(signal: Tensor, sample_rate: int) -> Tensor:
     """log10 of the 80-band mel power spectrogram (1024-point FFT, hop 256), floored at 1e-5."""
-    mel = torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=1024, hop_length=256, n_mels=80)
-    return mel.to(signal.device)(signal.float()).clamp_min(1e-5).log10()
+    mel = _mel_transform(sample_rate).to(signal.device)
+    return mel(signal.float()).clamp_min(1e-5).log10()
 
 
 def mel_distance(recon: Tensor, target: Tensor, sample_rate: int) -> float:

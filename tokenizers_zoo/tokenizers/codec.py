@@ -8,6 +8,7 @@ take chunks of any size and give what the offline pass gives, frame for frame.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,7 +82,7 @@ class NeuralAudioCodec(MultiRateAudioTokenizer):
 
     @property
     def hop(self) -> int:
-        return int(torch.tensor(self.config.ratios).prod())
+        return math.prod(self.config.ratios)
 
     @property
     def info(self) -> TokenizerInfo:

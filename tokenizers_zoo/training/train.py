@@ -139,6 +139,7 @@ def train(
     autocast = autocast_for(device, cfg.run.autocast)
     progress = Progress(step, end)
     log = (run_dir / "log.jsonl").open("a")
+    loss_weights = dataclasses.asdict(cfg.loss)
     try:
         while step < end:
             x = task.batch(step).to(device)
@@ -152,8 +153,7 @@ def train(
                 adversarial_on = critic is not None and step >= cfg.loss.disc_start
                 if adversarial_on:
                     losses.update(task.generator_losses(critic, recon, x))
-            weights = dataclasses.asdict(cfg.loss)
-            total = sum(weights[k] * v for k, v in losses.items())
+            total = sum(loss_weights[k] * v for k, v in losses.items())
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
@@ -168,14 +168,14 @@ def train(
             step += 1
 
             if step % cfg.run.log_every == 0 or step == end:
-                record = {"step": step, "lr": lr_at(step - 1, cfg), "loss": total.item()}
-                record.update(task.train_metrics(recon, x))
+                quality = task.train_metrics(recon, x)
+                record = {"step": step, "lr": lr_at(step - 1, cfg), "loss": total.item(), **quality}
                 record.update({k: v.item() for k, v in losses.items()})
                 record.update({k: float(v) for k, v in metrics.items() if v.numel() == 1})
                 log.write(json.dumps(record) + "\n")
                 log.flush()
-                quality = ", ".join(f"{k} {v:.2f}" for k, v in task.train_metrics(recon, x).items())
-                progress.update(step, f"loss {total.item():.4f} {quality}", force=True)
+                shown = ", ".join(f"{k} {v:.2f}" for k, v in quality.items())
+                progress.update(step, f"loss {total.item():.4f} {shown}", force=True)
             if step % cfg.run.checkpoint_every == 0 or step == end:
                 _save_state(state_path, step, model, ema, optimizer, critic, critic_opt)
                 ema.save_pretrained(
