@@ -816,3 +816,42 @@ def test_lfq_training_entropy_metrics_match_brute_force(spherical):
     # Eval has no entropy term.
     q.eval()
     assert "per_sample_entropy" not in q(x).metrics
+
+
+@pytest.mark.parametrize("levels,group_codes", [([3, 4, 5], 1 << 13), ([3, 4, 5], 12), ([2, 7], 1 << 13)])
+def test_fsq_entropy_terms_match_softmax_over_all_codes(levels, group_codes):
+    torch.manual_seed(27)
+    t = 1.5
+    penalty = {"entropy_loss_weight": 0.2, "diversity_gamma": 0.8, "inv_temperature": t}
+    q = FSQ(levels, entropy_group_codes=group_codes, **penalty)
+    z = torch.randn(2, 20, len(levels)) * 1.5
+    out = q.train()(z)
+    # Every code as a point of the bounded space, then one softmax over all of them.
+    grid = (q.indices_to_level_indices(torch.arange(q.codebook_size)) - q._half_width).double()
+    bounded = q.bound(z).reshape(-1, len(levels)).double()
+    probs = (-t * torch.cdist(bounded, grid) ** 2).softmax(-1)
+    per_sample = -(probs * probs.clamp_min(1e-300).log()).sum(-1).mean()
+    avg = probs.mean(0)
+    exact_codebook = -(avg * avg.clamp_min(1e-300).log()).sum()
+    codebook = out.metrics["codebook_entropy"].double()
+    torch.testing.assert_close(out.metrics["per_sample_entropy"].double(), per_sample, rtol=1e-5, atol=1e-5)
+    if group_codes >= q.codebook_size:
+        torch.testing.assert_close(codebook, exact_codebook, rtol=1e-5, atol=1e-5)
+    else:  # split into groups: an upper bound
+        assert codebook >= exact_codebook - 1e-5
+    torch.testing.assert_close(out.loss.double(), 0.2 * (per_sample - 0.8 * codebook), rtol=1e-5, atol=1e-5)
+
+
+def test_fsq_entropy_penalty_is_off_by_default_and_spreads_codes_when_on():
+    torch.manual_seed(28)
+    x = torch.randn(512, 6) * 0.05  # squeezed near zero: few codes used
+    assert FSQ([5, 5, 5, 5], dim=6).train()(x).loss.item() == 0.0
+    q = FSQ([5, 5, 5, 5], dim=6, entropy_loss_weight=1.0).train()
+    before = q(x).metrics["perplexity"].item()
+    opt = torch.optim.Adam(q.parameters(), lr=0.05)
+    for _ in range(60):
+        opt.zero_grad()
+        q(x).loss.backward()
+        opt.step()
+    after = q(x).metrics["perplexity"].item()
+    assert after > 4 * before, (before, after)

@@ -22,38 +22,16 @@ from tokenizers_zoo.quantizers.base import (
     make_projection,
     straight_through,
 )
-
-
-def _binary_entropy(p: Tensor) -> Tensor:
-    return -(p * torch.log(p.clamp_min(1e-12)) + (1 - p) * torch.log((1 - p).clamp_min(1e-12)))
-
-
-def _group_distribution(p: Tensor) -> Tensor:
-    """Joint distribution over the 2^b codes of ``b`` independent bits, ``(N, b) -> (N, 2^b)``."""
-    joint = p.new_ones(p.shape[0], 1)
-    for bit in p.unbind(-1):
-        joint = (joint[:, :, None] * torch.stack([1 - bit, bit], -1)[:, None, :]).flatten(1)
-    return joint
+from tokenizers_zoo.quantizers.entropy import factorised_entropy_terms
 
 
 def entropy_terms(logits: Tensor, group_bits: int) -> tuple[Tensor, Tensor]:
-    """Mean per-sample entropy and codebook entropy of factorised bit distributions.
-
-    ``logits (N, d)`` are the log-odds of each bit being 1. A sample's distribution
-    over the 2^d codes factorises over bits, so its entropy is the exact sum of binary
-    entropies. The batch-averaged distribution does not factorise; it is computed
-    exactly within groups of ``group_bits`` bits (memory N x 2^group_bits, never
-    N x 2^d) and summed over groups, as Open-MAGVIT2 does with sub-codebooks. The
-    sum is an upper bound of the true codebook entropy, equal to it when groups are
-    independent.
-    """
+    """Mean per-sample and codebook entropy for bits with log-odds ``logits (N, d)``,
+    the codebook term exact within groups of ``group_bits`` bits (see
+    ``factorised_entropy_terms``)."""
     p = torch.sigmoid(logits)
-    per_sample = _binary_entropy(p).sum(-1).mean()
-    codebook = logits.new_zeros(())
-    for group in p.split(group_bits, dim=-1):
-        avg = _group_distribution(group).mean(0)
-        codebook = codebook - (avg * torch.log(avg.clamp_min(1e-12))).sum()
-    return per_sample, codebook
+    bits = [torch.stack([1 - bit, bit], -1) for bit in p.unbind(-1)]
+    return factorised_entropy_terms(bits, 2**group_bits)
 
 
 class LFQ(Quantizer):
