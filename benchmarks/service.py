@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import numpy as np
 from tokenizers_zoo.benchmarks.machine import cpu_model
+from tokenizers_zoo.service.settings import ServiceSettings
 
 OVERHEAD_REQUESTS = 300
 MAX_REQUESTS_PER_PHASE = 200_000
@@ -86,9 +87,13 @@ def test_images(size: int, count: int = 8) -> list[bytes]:
     return images
 
 
-def in_process_ms(name: str, images: list[bytes], repeats: int, torch_threads: int) -> dict[str, float]:
+def in_process_ms(
+    name: str, images: list[bytes], repeats: int, torch_threads: int, batch_size: int = 1
+) -> dict[str, float]:
     """Median ms of the in-process path on the same bytes: PNG decode + encode (what the service
-    does per request), and encode alone."""
+    does per request), encode alone, and encode per image in batches of ``batch_size``: the
+    most dynamic batching can give on this machine is ``encode_only / batched``, since the
+    service runs the same call."""
     import torch
 
     import tokenizers_zoo as tz
@@ -107,9 +112,17 @@ def in_process_ms(name: str, images: list[bytes], repeats: int, torch_threads: i
         start = time.perf_counter()
         tok.encode(pixels[i % len(pixels)]).data.numpy()
         encode_only.append(time.perf_counter() - start)
+    batch = [pixels[i % len(pixels)] for i in range(batch_size)]
+    batched = []
+    for _ in range(max(3, repeats // (4 * batch_size))):
+        start = time.perf_counter()
+        tok.encode(batch).data.numpy()
+        batched.append((time.perf_counter() - start) / batch_size)
     return {
         "decode_png_and_encode_ms": statistics.median(with_decode) * 1e3,
         "encode_only_ms": statistics.median(encode_only) * 1e3,
+        "batch_size": batch_size,
+        "batched_encode_ms_per_image": statistics.median(batched) * 1e3,
     }
 
 
@@ -265,11 +278,13 @@ def run_service_benchmark(
     load_before = os.getloadavg()
     print(f"tokenizer {name}, {size}x{size} PNGs, {clients} clients, {seconds:g} s per phase", flush=True)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}", flush=True)
-    local = in_process_ms(name, images, OVERHEAD_REQUESTS, torch_threads)
+    batch_size = min(clients, ServiceSettings().max_batch_size)
+    local = in_process_ms(name, images, OVERHEAD_REQUESTS, torch_threads, batch_size)
     common = ["--torch-threads", str(torch_threads)] if torch_threads else []
     print(
         f"in-process: PNG decode + encode {local['decode_png_and_encode_ms']:.2f} ms median, "
-        f"encode alone {local['encode_only_ms']:.2f} ms",
+        f"encode alone {local['encode_only_ms']:.2f} ms, in batches of {batch_size} "
+        f"{local['batched_encode_ms_per_image']:.2f} ms per image",
         flush=True,
     )
     # On a shared machine the load drifts: the phases being compared run interleaved, and
@@ -338,7 +353,10 @@ def _write(report: dict[str, Any], out: Path) -> None:
         f"torch threads: {report['torch_threads']}.",
         "",
         f"- In-process (PNG decode + encode): {local['decode_png_and_encode_ms']:.2f} ms median; "
-        f"encode alone {local['encode_only_ms']:.2f} ms.",
+        f"encode alone {local['encode_only_ms']:.2f} ms; in batches of {local['batch_size']}, "
+        f"{local['batched_encode_ms_per_image']:.2f} ms per image, so batching can give at most "
+        f"{local['encode_only_ms'] / local['batched_encode_ms_per_image']:.2f}x requests/s on this "
+        "machine (more where the model is cheap next to the per-request work, or on a GPU).",
         f"- Service overhead over in-process, npy, one sequential client: "
         f"{report['service_overhead_ms_median']:.2f} ms per request (median of the repeats' p50s "
         "minus the in-process median).",

@@ -243,4 +243,6 @@ def test_bench_service_smoke(tmp_path: Path) -> None:
     )
     assert report["tokenizer"] == image_name()
     assert all(p["requests"] > 0 and p["errors_5xx"] == 0 for p in report["phases"])
-    assert "Batching on / off" in (tmp_path / "results.md").read_text()
+    assert report["in_process_ms"]["batch_size"] == 2
+    assert report["in_process_ms"]["batched_encode_ms_per_image"] > 0
+    assert "batching can give at most" in (tmp_path / "results.md").read_text()
