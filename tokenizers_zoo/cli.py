@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tokenizers_zoo.allocator import keep_freed_memory
 from tokenizers_zoo.benchmarks.rfid import FID_WEIGHTS_ENV, FID_WEIGHTS_FILE
 from tokenizers_zoo.errors import TokenizersZooError
 
@@ -496,6 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    keep_freed_memory()  # a CLI process wants speed more than to hand memory back early
     try:
         code = args.func(args)
     except TokenizersZooError as exc:
