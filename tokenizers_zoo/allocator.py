@@ -14,7 +14,6 @@ environment (see the README), or by calling ``keep_freed_memory()``.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -31,12 +30,9 @@ def keep_freed_memory() -> bool:
     threshold."""
     if not sys.platform.startswith("linux") or any(name in os.environ for name in _ENV):
         return False
-    path = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(path).mallopt if path else None
+    try:  # the symbols already loaded: no library search, which would spawn ldconfig
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
-        return False
-    if mallopt is None:
         return False
     if not (mallopt(_M_MMAP_THRESHOLD, _THRESHOLD) and mallopt(_M_TRIM_THRESHOLD, _THRESHOLD)):
         return False
