@@ -3,10 +3,11 @@
 Phases, each against a fresh ``tzoo serve`` process on 127.0.0.1 and each bounded in
 time (and count); the compared ones run interleaved ``repeats`` times, so drifting load
 from other work on the machine hits both sides alike. Measured: the per-request overhead
-of the service over an in-process ``tz.load(...).encode`` on the same PNG bytes (one
-sequential client, npy transport); ``--clients`` concurrent clients with dynamic
-batching on and off (``--max-batch-size 1``); JSON vs npy transport; and a soak run that
-records 5xx answers and the server's resident memory at start and end. The load
+of the service over an in-process ``tz.load(...).encode`` on the same PNG bytes (the
+SDK's client, sequential, npy transport, in pairs with the in-process call); ``--clients``
+concurrent clients with dynamic batching on and off (``--max-batch-size 1``); JSON vs
+npy transport; and a soak run that records 5xx answers and the server's resident memory
+at start and end. The load
 generator (httpx, asyncio) runs on the same machine as the server, so on a small CPU it
 takes cores from the server: figures are for comparing settings on one machine.
 """
@@ -87,6 +88,16 @@ def test_images(size: int, count: int = 8) -> list[bytes]:
     return images
 
 
+def _local_tokenizer(name: str, torch_threads: int) -> Any:
+    import torch
+
+    import tokenizers_zoo as tz
+
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
+    return tz.load(name)
+
+
 def in_process_ms(
     name: str, images: list[bytes], repeats: int, torch_threads: int, batch_size: int = 1
 ) -> dict[str, float]:
@@ -94,14 +105,9 @@ def in_process_ms(
     does per request), encode alone, and encode per image in batches of ``batch_size``: the
     most dynamic batching can give on this machine is ``encode_only / batched``, since the
     service runs the same call."""
-    import torch
-
-    import tokenizers_zoo as tz
     from tokenizers_zoo.media.image import read_image
 
-    if torch_threads:
-        torch.set_num_threads(torch_threads)
-    tok = tz.load(name)
+    tok = _local_tokenizer(name, torch_threads)
     pixels = [read_image(png) for png in images]
     tok.encode(pixels[0])  # warm-up
     with_decode, encode_only = [], []
@@ -124,6 +130,69 @@ def in_process_ms(
         "batch_size": batch_size,
         "batched_encode_ms_per_image": statistics.median(batched) * 1e3,
     }
+
+
+def paired_overhead_ms(
+    name: str, images: list[bytes], server_args: list[str], pairs: int, torch_threads: int
+) -> dict[str, Any]:
+    """What one request through the service costs over the same work in-process, from
+    ``pairs`` back-to-back pairs: the SDK's ``Client.encode`` of the PNG bytes (npy
+    transport, one connection, no retries) and an in-process PNG decode + encode. Pairs
+    alternate which side goes first. On a shared machine the speed drifts by several ms
+    over minutes, more than the overhead itself; within a pair both sides see the same
+    machine, so the median of the differences measures the service and not the drift."""
+    from tokenizers_zoo.service.client import Client
+    from tokenizers_zoo.service.local import LocalServer
+
+    from tokenizers_zoo.media.image import read_image
+
+    tok = _local_tokenizer(name, torch_threads)
+
+    def local(png: bytes) -> float:
+        start = time.perf_counter()
+        tok.encode(read_image(png)).data.numpy()
+        return time.perf_counter() - start
+
+    with (
+        LocalServer(["--tokenizers", name, *server_args]) as server,
+        Client(server.url, retries=0) as client,
+    ):
+
+        def served(png: bytes) -> float:
+            start = time.perf_counter()
+            client.encode(name, png, content_type="image/png")
+            return time.perf_counter() - start
+
+        for png in images[:4]:  # warm-up: first calls allocate and fill caches
+            local(png), served(png)
+        local_s, served_s = [], []
+        for i in range(pairs):
+            png = images[i % len(images)]
+            if i % 2:
+                served_s.append(served(png))
+                local_s.append(local(png))
+            else:
+                local_s.append(local(png))
+                served_s.append(served(png))
+    ms = sorted(x * 1e3 for x in served_s)
+    differences = [(s - x) * 1e3 for s, x in zip(served_s, local_s, strict=True)]
+    result = {
+        "pairs": pairs,
+        "server_args": server_args,
+        "served_p50_ms": _percentile(ms, 50),
+        "served_p95_ms": _percentile(ms, 95),
+        "served_p99_ms": _percentile(ms, 99),
+        "in_process_p50_ms": statistics.median(local_s) * 1e3,
+        "overhead_ms_median": statistics.median(differences),
+    }
+    print(
+        f"sequential, {pairs} pairs (SDK client, npy): served p50 {result['served_p50_ms']:.2f} "
+        f"p95 {result['served_p95_ms']:.2f} p99 {result['served_p99_ms']:.2f} ms; in-process p50 "
+        f"{result['in_process_p50_ms']:.2f} ms; overhead (median of paired differences) "
+        f"{result['overhead_ms_median']:.2f} ms",
+        flush=True,
+    )
+    return result
 
 
 async def _load(
@@ -287,26 +356,23 @@ def run_service_benchmark(
         f"{local['batched_encode_ms_per_image']:.2f} ms per image",
         flush=True,
     )
+    overhead = paired_overhead_ms(name, images, common, OVERHEAD_REQUESTS, torch_threads)
     # On a shared machine the load drifts: the phases being compared run interleaved, and
     # the figures are medians over the repeats.
-    sequential, batched, unbatched = [], [], []
+    batched, unbatched = [], []
     for _ in range(repeats):
         args = (name, images)
-        sequential.append(
-            _phase("sequential", *args, common, 1, seconds, "npy", max_requests=OVERHEAD_REQUESTS)
-        )
         batched.append(_phase("batching-on", *args, common, clients, seconds, "npy"))
         unbatched.append(
             _phase("batching-off", *args, [*common, "--max-batch-size", "1"], clients, seconds, "npy")
         )
     as_json = _phase("batching-on", name, images, common, clients, seconds, "json")
-    phases = [*sequential, *batched, *unbatched, as_json]
+    phases = [*batched, *unbatched, as_json]
     if soak_seconds > 0:
         phases.append(_phase("soak", name, images, common, clients, soak_seconds, "npy", track_rss=True))
-    overhead_ms = statistics.median(p.p50_ms for p in sequential) - local["decode_png_and_encode_ms"]
     ratios = [on.requests_per_s / off.requests_per_s for on, off in zip(batched, unbatched, strict=True)]
     ratio = statistics.median(ratios)
-    print(f"service overhead (npy, median of sequential p50s - in-process): {overhead_ms:.2f} ms", flush=True)
+    print(f"service overhead (npy, median of paired differences): {overhead['overhead_ms_median']:.2f} ms")
     print(
         f"batching on / off at {clients} clients: {ratio:.2f}x requests/s "
         f"(median; per repeat {', '.join(f'{r:.2f}' for r in ratios)})",
@@ -324,7 +390,7 @@ def run_service_benchmark(
         "tokenizer": name,
         "image_size": size,
         "in_process_ms": local,
-        "service_overhead_ms_median": overhead_ms,
+        "sequential": overhead,
         "batching_speedup": ratio,
         "batching_speedup_per_repeat": ratios,
         "repeats": repeats,
@@ -344,6 +410,7 @@ def _write(report: dict[str, Any], out: Path) -> None:
     (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
     m = report["machine"]
     local = report["in_process_ms"]
+    seq = report["sequential"]
     lines = [
         f"# tzoo bench service: {report['tokenizer']}, {report['image_size']}x{report['image_size']} PNGs",
         "",
@@ -357,9 +424,11 @@ def _write(report: dict[str, Any], out: Path) -> None:
         f"{local['batched_encode_ms_per_image']:.2f} ms per image, so batching can give at most "
         f"{local['encode_only_ms'] / local['batched_encode_ms_per_image']:.2f}x requests/s on this "
         "machine (more where the model is cheap next to the per-request work, or on a GPU).",
-        f"- Service overhead over in-process, npy, one sequential client: "
-        f"{report['service_overhead_ms_median']:.2f} ms per request (median of the repeats' p50s "
-        "minus the in-process median).",
+        f"- Service overhead over in-process, npy, one sequential client (the SDK's `Client`): "
+        f"{seq['overhead_ms_median']:.2f} ms per request, the median of {seq['pairs']} paired "
+        f"differences (each pair: one request, one in-process PNG decode + encode, back to back). "
+        f"Served p50 / p95 / p99 {seq['served_p50_ms']:.1f} / {seq['served_p95_ms']:.1f} / "
+        f"{seq['served_p99_ms']:.1f} ms; in-process p50 {seq['in_process_p50_ms']:.1f} ms.",
         f"- Batching on / off: {report['batching_speedup']:.2f}x requests/s (median of {report['repeats']} "
         f"interleaved repeats: {', '.join(f'{r:.2f}' for r in report['batching_speedup_per_repeat'])}).",
         "",

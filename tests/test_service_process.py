@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import io
 import json
+import math
 import os
 import re
 import shlex
@@ -245,4 +246,8 @@ def test_bench_service_smoke(tmp_path: Path) -> None:
     assert all(p["requests"] > 0 and p["errors_5xx"] == 0 for p in report["phases"])
     assert report["in_process_ms"]["batch_size"] == 2
     assert report["in_process_ms"]["batched_encode_ms_per_image"] > 0
-    assert "batching can give at most" in (tmp_path / "results.md").read_text()
+    sequential = report["sequential"]
+    assert sequential["pairs"] == 300 and sequential["served_p50_ms"] > 0
+    assert math.isfinite(sequential["overhead_ms_median"])
+    text = (tmp_path / "results.md").read_text()
+    assert "batching can give at most" in text and "median of 300 paired differences" in text
