@@ -56,7 +56,7 @@ async def require_api_key(
         raise ProblemError(UNAUTHORIZED, detail, {"WWW-Authenticate": "Bearer"})
 
 
-def get_tokenizer(
+async def get_tokenizer(
     state: State, name: Annotated[str, Path(description="a served tokenizer")]
 ) -> ServedTokenizer:
     return state.pool.get(name)
