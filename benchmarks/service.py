@@ -423,7 +423,7 @@ def _write(report: dict[str, Any], out: Path) -> None:
         f"encode alone {local['encode_only_ms']:.2f} ms; in batches of {local['batch_size']}, "
         f"{local['batched_encode_ms_per_image']:.2f} ms per image, so batching can give at most "
         f"{local['encode_only_ms'] / local['batched_encode_ms_per_image']:.2f}x requests/s on this "
-        "machine (more where the model is cheap next to the per-request work, or on a GPU).",
+        "machine (more on hardware where an image costs less in a batch, such as a GPU).",
         f"- Service overhead over in-process, npy, one sequential client (the SDK's `Client`): "
         f"{seq['overhead_ms_median']:.2f} ms per request, the median of {seq['pairs']} paired "
         f"differences (each pair: one request, one in-process PNG decode + encode, back to back). "
