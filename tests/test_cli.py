@@ -21,6 +21,7 @@ def test_list_and_json(capsys) -> None:  # noqa: ANN001
     out = capsys.readouterr().out
     assert "* image-fsq-f8-4k" in out and "* image-kl-f8-c16" in out and "audio-mulaw-8bit" in out
     assert "4375 codes" in out and "f8" in out  # token facts come from each tokenizer's info
+    assert "12 codebooks of 1024, hop 320" in out  # a residual stack, not "1024x1024x..."
     assert main(["list", "--modality", "audio", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows] == tz.list_tokenizers(modality="audio")
@@ -71,6 +72,35 @@ def test_console_script_prints_no_traceback(tmp_path) -> None:  # noqa: ANN001
     )
     assert proc.returncode == 2
     assert "not an image" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_closed_stdout_ends_quietly(tmp_path) -> None:  # noqa: ANN001
+    """``tzoo list | head -1``: the reader leaves early; no "internal error", exit as cat would."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tokenizers_zoo.cli", "list"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (141, "")
+
+
+def test_other_broken_pipes_are_still_reported(monkeypatch, capsys) -> None:  # noqa: ANN001
+    import tokenizers_zoo.cli as cli
+
+    def fails(args) -> int:  # noqa: ANN001
+        raise BrokenPipeError("a socket, not stdout")
+
+    monkeypatch.setattr(cli, "_cmd_list", fails)
+    assert main(["list"]) == 1
+    assert "internal error: BrokenPipeError: a socket, not stdout" in capsys.readouterr().err
 
 
 def test_argparse_errors_exit_2(capsys) -> None:  # noqa: ANN001

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import math
 import os
+import select
 import sys
 import time
 import traceback
@@ -24,6 +25,8 @@ from tokenizers_zoo.errors import TokenizersZooError
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
+#: What a shell reports for a process ended by SIGPIPE (128 + 13), as `cat` would be.
+EXIT_BROKEN_PIPE = 141
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -39,11 +42,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for k in ("discrete", "continuous")
         if _has_default(m, k)
     }
+    facts = {name: _token_facts(name) for name in names}
+    width = max(map(len, facts.values()), default=0)
     for name in names:
         entry = tz.get_entry(name)
         mark = "*" if name in defaults else " "
-        facts = _token_facts(name)
-        print(f"{mark} {name:<20} {entry.modality:<6} {entry.kind:<10} {facts:<22} {entry.description}")
+        columns = f"{mark} {name:<20} {entry.modality:<6} {entry.kind:<10} {facts[name]:<{width}}"
+        print(f"{columns} {entry.description}")
     print("(* = default for its modality and kind)")
     return 0
 
@@ -56,9 +61,19 @@ def _token_facts(name: str) -> str:
         info = tz.load(name, pretrained=False).info
     except tz.TokenizersZooError:
         return "(weights missing)"
-    size = f"{'x'.join(map(str, info.vocab_size))} codes" if info.vocab_size else f"{info.latent_dim} ch"
+    size = _vocabulary(info.vocab_size) if info.vocab_size else f"{info.latent_dim} ch"
     factor = f"f{info.spatial_factor}" if info.modality != "audio" else f"hop {info.temporal_factor}"
     return f"{size}, {factor}"
+
+
+def _vocabulary(sizes: tuple[int, ...]) -> str:
+    """``4375 codes``, ``12 codebooks of 1024``: a residual stack's sizes written out one by
+    one ran to 32 columns and read like a grid."""
+    if len(sizes) == 1:
+        return f"{sizes[0]} codes"
+    if len(set(sizes)) == 1:
+        return f"{len(sizes)} codebooks of {sizes[0]}"
+    return f"codebooks of {'/'.join(map(str, sizes))}"
 
 
 def _has_default(modality: str, kind: str) -> bool:
@@ -500,24 +515,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep_freed_memory()  # a CLI process wants speed more than to hand memory back early
     try:
         code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
     except TokenizersZooError as exc:
         print(f"tzoo: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("tzoo: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug, not the user's fault: say so without a traceback
-        if os.environ.get("TZOO_DEBUG"):
-            traceback.print_exc()
-        print(
-            f"tzoo: internal error: {type(exc).__name__}: {exc} "
-            "(please report it; TZOO_DEBUG=1 shows the traceback)",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
+    except BrokenPipeError as exc:
+        if not _stdout_closed():
+            return _internal_error(exc)
+        # Whoever read our output stopped (`tzoo list | head`): end quietly, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except Exception as exc:
+        return _internal_error(exc)
     if os.environ.get("TZOO_TIMING"):
         print(f"tzoo: {time.perf_counter() - started:.2f} s", file=sys.stderr)
     return code
+
+
+def _internal_error(exc: BaseException) -> int:
+    """A bug, not the user's fault: say so without a traceback."""
+    if os.environ.get("TZOO_DEBUG"):
+        traceback.print_exception(exc)
+    print(
+        f"tzoo: internal error: {type(exc).__name__}: {exc} "
+        "(please report it; TZOO_DEBUG=1 shows the traceback)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
+
+
+def _stdout_closed() -> bool:
+    """Whether a broken pipe was stdout's (nobody reads it any more: poll says POLLERR)
+    rather than some other pipe or socket's."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no fileno (captured), or no poll
+        return False
 
 
 if __name__ == "__main__":
