@@ -17,18 +17,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tokenizers_zoo.benchmarks.recon_metrics import pesq_score, stoi_score
 
 import tokenizers_zoo as tz
+from tokenizers_zoo.tokenizers.codec import NeuralAudioCodec
 from tokenizers_zoo.training.audio_data import eval_clips
+from tokenizers_zoo.training.evaluate import evaluate_audio
 
 
-@torch.inference_mode()
-def bypass_quantizer(codec: tz.Tokenizer, clip: torch.Tensor) -> torch.Tensor:
-    x = clip[None, None]
-    z = codec.encoder(F.pad(x, (0, (-x.shape[-1]) % codec.hop)))
-    return codec.decoder(z)[0, 0, : x.shape[-1]].float().clamp(-1, 1)
+def bypass_quantizer(codec: NeuralAudioCodec, clip: torch.Tensor) -> torch.Tensor:
+    """The decoder's output from the encoder's unquantized latents (each conv pads itself,
+    so only the last frame's overhang is trimmed)."""
+    z = codec.encoder(clip[None, None].to(codec.dtype))
+    return codec.decoder(z)[0, 0, : clip.shape[-1]].float().clamp(-1, 1)
 
 
 def main() -> None:
@@ -41,23 +42,20 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     codec = tz.load("audio-rvq-16khz", weights=args.weights)
-    clips = eval_clips(args.data, codec.info.sample_rate)[: args.limit]
     rate = codec.info.sample_rate
-    paths = {f"{kbps:g} kbps": kbps for kbps in codec.bandwidths}
-    scores: dict[str, list[tuple[float, float]]] = {name: [] for name in [*paths, "no quantizer"]}
+    clips = eval_clips(args.data, rate)[: args.limit]
+    rows = {f"{kbps:g} kbps": evaluate_audio(codec, clips, bandwidth=kbps) for kbps in codec.bandwidths}
+    bypass = []
     with torch.inference_mode():
         for clip in clips:
-            ref = clip.numpy()
-            for name, kbps in paths.items():
-                deg = codec.decode(codec.encode(clip, sample_rate=rate, bandwidth=kbps))[0, 0].numpy()
-                scores[name].append((pesq_score(ref, deg, rate), stoi_score(ref, deg, rate)))
-            deg = bypass_quantizer(codec, clip).numpy()
-            scores["no quantizer"].append((pesq_score(ref, deg, rate), stoi_score(ref, deg, rate)))
+            ref, deg = clip.numpy(), bypass_quantizer(codec, clip).numpy()
+            bypass.append((pesq_score(ref, deg, rate), stoi_score(ref, deg, rate)))
+    pesq, stoi = np.mean(bypass, axis=0)
+    rows["no quantizer"] = {"pesq": pesq, "stoi": stoi}
     print(f"{len(clips)} clips from {args.data}")
     print("| path | PESQ (wide band) | STOI |\n|---|---|---|")
-    for name, values in scores.items():
-        pesq, stoi = np.mean(values, axis=0)
-        print(f"| {name} | {pesq:.3f} | {stoi:.3f} |")
+    for name, row in rows.items():
+        print(f"| {name} | {row['pesq']:.3f} | {row['stoi']:.3f} |")
 
 
 if __name__ == "__main__":
