@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from tokenizers_zoo.benchmarks.machine import cpu_model
 from tokenizers_zoo.benchmarks.memory import measure, return_freed_memory
 

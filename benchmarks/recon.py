@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
+
+import tokenizers_zoo as tz
 from tokenizers_zoo.benchmarks.machine import code_commit, cpu_model, package_versions
 from tokenizers_zoo.benchmarks.memory import measure, return_freed_memory
 from tokenizers_zoo.benchmarks.recon_data import Sample, find_samples, infer_modality, policy
@@ -27,9 +30,6 @@ from tokenizers_zoo.benchmarks.recon_report import GAPS, comparison_table, write
 from tokenizers_zoo.benchmarks.recon_scorers import Scorer, make_scorer
 from tokenizers_zoo.benchmarks.rfid import sha256_of
 from tokenizers_zoo.benchmarks.token_stats import CodebookCounter, item_cost
-from tqdm import tqdm
-
-import tokenizers_zoo as tz
 from tokenizers_zoo.errors import InvalidMediaError
 from tokenizers_zoo.tokenizer import CONFIG_FILE, WEIGHTS_FILE, Tokenizer, check_device
 from tokenizers_zoo.tokenizers.multirate import MultiRateAudioTokenizer

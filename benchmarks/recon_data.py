@@ -29,25 +29,12 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from tokenizers_zoo.errors import InvalidMediaError
-from tokenizers_zoo.media.audio import AUDIO_FORMATS, read_audio
+from tokenizers_zoo.formats import decoder_for_file, suffixes
+from tokenizers_zoo.media.audio import read_audio
 from tokenizers_zoo.media.image import pil_to_rgb
 from tokenizers_zoo.training.data import media_files
 
-#: Container suffix -> the FFmpeg demuxer to name (never probed, as for audio).
-VIDEO_FORMATS = {
-    ".mp4": "mp4",
-    ".m4v": "mp4",
-    ".mov": "mov",
-    ".webm": "webm",
-    ".mkv": "matroska",
-    ".avi": "avi",
-    ".gif": "gif",
-}
-AUDIO_SUFFIXES = {f".{name}" for name in AUDIO_FORMATS}
-#: Everything Pillow can open, less the containers that hold video (GIF's first frame
-#: is an image; Pillow only identifies MPEG files).
-IMAGE_SUFFIXES = set(Image.registered_extensions()) - (set(VIDEO_FORMATS) - {".gif"}) - {".mpg", ".mpeg"}
-SUFFIXES = {"image": IMAGE_SUFFIXES, "video": set(VIDEO_FORMATS), "audio": AUDIO_SUFFIXES}
+SUFFIXES = {modality: suffixes(modality) for modality in ("image", "video", "audio")}
 CROPS = ("center", "tiles")  # the CLI lists them again, to stay torch-free
 
 
@@ -163,7 +150,7 @@ def load_video(sample: Sample, size: int, max_frames: int) -> Tensor:
     """uint8 ``(T, 3, H, W)`` of the first ``max_frames`` frames."""
     frames: list[Tensor] = []
     try:
-        with av.open(str(sample.path), format=VIDEO_FORMATS[sample.path.suffix.lower()]) as container:
+        with av.open(str(sample.path), format=decoder_for_file("video", sample.path)) as container:
             for frame in container.decode(container.streams.video[0]):
                 frames.append(_to_chw(fit(frame.to_image(), size)))
                 if len(frames) == max_frames:
@@ -177,5 +164,5 @@ def load_video(sample: Sample, size: int, max_frames: int) -> Tensor:
 
 def load_audio(sample: Sample) -> tuple[Tensor, int]:
     """float32 mono ``(T,)`` at the file's own rate, and that rate."""
-    samples, rate = read_audio(sample.path, sample.path.suffix.lower().lstrip("."))
+    samples, rate = read_audio(sample.path, decoder_for_file("audio", sample.path))
     return torch.from_numpy(samples).mean(0), rate

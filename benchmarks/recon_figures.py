@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from tokenizers_zoo.benchmarks.recon_metrics import log_mel
+
 from tokenizers_zoo.benchmarks.recon_scorers import SCORERS
+from tokenizers_zoo.metrics import log_mel
 
 FIGURES = ("recon_grid.png", "spectrograms.png", "rate_distortion.png")
 

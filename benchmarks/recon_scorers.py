@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 import torchaudio.functional as AF
-from tokenizers_zoo.benchmarks import recon_metrics as metrics
-from tokenizers_zoo.benchmarks.recon_data import Sample, load_audio, load_image, load_video
-from tokenizers_zoo.benchmarks.rfid import FrechetDistance, find_fid_weights
 from torch import Tensor
 
+from tokenizers_zoo import metrics
+from tokenizers_zoo.benchmarks.recon_data import Sample, load_audio, load_image, load_video
+from tokenizers_zoo.benchmarks.rfid import FrechetDistance, find_fid_weights
 from tokenizers_zoo.errors import WeightsNotFoundError
 from tokenizers_zoo.media.image import to_uint8
 from tokenizers_zoo.tokenizer import Tokenizer

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+
 from tokenizers_zoo.benchmarks.machine import cpu_model
 from tokenizers_zoo.service.settings import ServiceSettings
 
@@ -141,10 +142,9 @@ def paired_overhead_ms(
     alternate which side goes first. On a shared machine the speed drifts by several ms
     over minutes, more than the overhead itself; within a pair both sides see the same
     machine, so the median of the differences measures the service and not the drift."""
+    from tokenizers_zoo.media.image import read_image
     from tokenizers_zoo.service.client import Client
     from tokenizers_zoo.service.local import LocalServer
-
-    from tokenizers_zoo.media.image import read_image
 
     tok = _local_tokenizer(name, torch_threads)
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import faiss
 import numpy as np
 import torch
-from tokenizers_zoo.kernels.nearest import Metric, unit_rows
 from torch import Tensor
+
+from tokenizers_zoo.kernels.nearest import Metric, unit_rows
 
 
 def faiss_search(flat: Tensor, codebook: Tensor, metric: Metric) -> tuple[Tensor, Tensor]:

@@ -10,10 +10,10 @@ before the gather).
 from __future__ import annotations
 
 import torch
-from tokenizers_zoo.kernels.dispatch import select_backend
 from torch import Tensor
 
 from tokenizers_zoo.errors import InvalidTokensError
+from tokenizers_zoo.kernels.dispatch import select_backend
 
 
 def _raise_out_of_range(indices: Tensor, num_codes: int) -> None:

@@ -22,8 +22,9 @@ from typing import Literal
 
 import numpy as np
 import torch
-from tokenizers_zoo.kernels.dispatch import select_backend
 from torch import Tensor
+
+from tokenizers_zoo.kernels.dispatch import select_backend
 
 Metric = Literal["l2", "cosine", "ip"]
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torch import Tensor
+
 from tokenizers_zoo.kernels.dispatch import select_backend
 from tokenizers_zoo.kernels.nearest import (
     TRITON_MAX_DIM,
@@ -22,7 +24,6 @@ from tokenizers_zoo.kernels.nearest import (
     nearest_code,
     score_terms,
 )
-from torch import Tensor
 
 
 def _stack(codebooks: Tensor | Sequence[Tensor]) -> Tensor:

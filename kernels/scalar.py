@@ -16,8 +16,9 @@ from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from tokenizers_zoo.kernels.dispatch import select_backend
 from torch import Tensor
+
+from tokenizers_zoo.kernels.dispatch import select_backend
 
 FSQVariant = Literal["paper", "vector-quantize-pytorch"]
 BitOrder = Literal["lsb_first", "msb_first"]

@@ -14,9 +14,10 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
+from triton.language.extra import libdevice
+
 from tokenizers_zoo.kernels.scalar import FSQConstants
 from tokenizers_zoo.kernels.triton_runtime import TritonKernel
-from triton.language.extra import libdevice
 
 
 def _fsq(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
+
 from tokenizers_zoo.kernels.nearest import TRITON_MAX_DIM
 from tokenizers_zoo.kernels.triton_runtime import TritonKernel
 

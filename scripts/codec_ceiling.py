@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tokenizers_zoo.benchmarks.recon_metrics import pesq_score, stoi_score
 
 import tokenizers_zoo as tz
+from tokenizers_zoo.metrics import pesq_score, stoi_score
 from tokenizers_zoo.tokenizers.codec import NeuralAudioCodec
 from tokenizers_zoo.training.audio_data import eval_clips
 from tokenizers_zoo.training.evaluate import evaluate_audio

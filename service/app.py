@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from starlette.responses import Response
+
 from tokenizers_zoo.service.deadlines import ClientDisconnectedError
 from tokenizers_zoo.service.dependencies import ServiceState, require_api_key
 from tokenizers_zoo.service.limits import BodySizeLimitMiddleware

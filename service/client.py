@@ -27,15 +27,10 @@ from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 import numpy as np
-from tokenizers_zoo.service.wire import (
-    JSON,
-    NPY,
-    EncodedTokens,
-    guess_media_type,
-    kind_of,
-    read_npy,
-    write_npy,
-)
+
+from tokenizers_zoo import errors
+from tokenizers_zoo.formats import JSON, NPY, guess_media_type, sniff_media_type
+from tokenizers_zoo.wire import EncodedTokens, kind_of, read_npy, write_npy
 
 T = TypeVar("T")
 Output = Literal["bytes", "pil", "numpy"]
@@ -43,19 +38,9 @@ Transport = Literal["npy", "json"]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 RETRY_STATUSES = frozenset({429, 503})
-#: Magic numbers of the files encode takes, for bytes given without a type.
-_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF8", "image/gif"),
-    (b"fLaC", "audio/flac"),
-    (b"OggS", "audio/ogg"),
-    (b"ID3", "audio/mpeg"),
-    (b"\x93NUMPY", NPY),
-)
 
 
-class ServiceError(Exception):
+class ServiceError(errors.TokenizersZooError):
     """An error answer; ``problem`` is its RFC 9457 body (``type``, ``title``, ``detail``)."""
 
     def __init__(self, status: int, problem: dict[str, Any]) -> None:
@@ -79,7 +64,12 @@ class NotFoundError(ServiceError):
     """404: no such tokenizer (or route) on this service."""
 
 
-class NotAcceptableError(ServiceError):
+class ServiceUnreachableError(errors.TokenizersZooError, ConnectionError):
+    """Nothing answered: the connection was refused, the name did not resolve, the URL is
+    not one a client can call, or no answer came within the timeout."""
+
+
+class NotAcceptableError(ServiceError, errors.NotAcceptableError):
     """406: the service cannot answer in the asked-for media type."""
 
 
@@ -87,7 +77,7 @@ class PayloadTooLargeError(ServiceError):
     """413: the body or the media is over a limit of the service."""
 
 
-class UnsupportedMediaTypeError(ServiceError):
+class UnsupportedMediaTypeError(ServiceError, errors.UnsupportedMediaTypeError):
     """415: the tokenizer does not take this media type."""
 
 
@@ -138,17 +128,19 @@ class _Call(Generic[T]):
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def sniffed_type(body: bytes) -> str:
+    return sniff_media_type(body) or "application/octet-stream"
+
+
 def _media_body(media: Any, content_type: str | None) -> tuple[bytes, str]:
     """Path, bytes, PIL image or numpy array -> ``(body, Content-Type)``."""
     if isinstance(media, str | Path):
         path = Path(media)
-        return path.read_bytes(), content_type or guess_media_type(path) or "application/octet-stream"
+        body = path.read_bytes()
+        return body, content_type or guess_media_type(path) or sniffed_type(body)
     if isinstance(media, bytes | bytearray | memoryview):
         body = bytes(media)
-        sniffed = next((t for magic, t in _SIGNATURES if body.startswith(magic)), None)
-        if sniffed is None and body[:4] == b"RIFF":
-            sniffed = {b"WAVE": "audio/wav", b"WEBP": "image/webp"}.get(body[8:12])
-        return body, content_type or sniffed or "application/octet-stream"
+        return body, content_type or sniffed_type(body)
     if isinstance(media, np.ndarray):
         return write_npy(media), NPY
     if hasattr(media, "save") and hasattr(media, "mode"):  # a PIL image, without importing PIL
@@ -229,6 +221,18 @@ def _json(response: httpx.Response) -> Any:
     return response.json()
 
 
+def unreachable(url: str, exc: httpx.HTTPError, timeout: float) -> ServiceUnreachableError:
+    """One sentence for a request that got no answer, saying what to check."""
+    if isinstance(exc, httpx.TimeoutException):
+        return ServiceUnreachableError(f"no answer from {url} within {timeout:g} s (timeout)")
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return ServiceUnreachableError(f"{url} is not a URL a client can call (try http://HOST:PORT)")
+    reason = str(exc.__context__ or exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError) and "refused" in reason.lower():
+        reason = "connection refused; is tzoo serve running?"
+    return ServiceUnreachableError(f"cannot reach {url}: {reason}")
+
+
 class _ClientBase:
     def __init__(
         self,
@@ -294,10 +298,12 @@ class Client(_ClientBase):
                 response: httpx.Response | None = self._http.request(
                     call.method, call.path, params=call.params, content=call.content, headers=call.headers
                 )
-            except httpx.ConnectError:
+            except httpx.ConnectError as exc:
                 response = None  # nothing was sent: safe to retry
                 if not self._should_retry(attempt, None):
-                    raise
+                    raise unreachable(self.url, exc, self.timeout) from None
+            except httpx.HTTPError as exc:
+                raise unreachable(self.url, exc, self.timeout) from None
             if response is not None and not self._should_retry(attempt, response):
                 return self._result(call, response)
             time.sleep(self._delay(attempt, response))
@@ -305,7 +311,10 @@ class Client(_ClientBase):
 
     def ready(self) -> bool:
         """Whether ``/readyz`` says 200 (no retries)."""
-        return self._http.get("/readyz").status_code == 200
+        try:
+            return self._http.get("/readyz").status_code == 200
+        except httpx.HTTPError as exc:
+            raise unreachable(self.url, exc, self.timeout) from None
 
     def list(self) -> list[dict[str, Any]]:
         return self._send(self._list_call())
@@ -373,17 +382,22 @@ class AsyncClient(_ClientBase):
                 response: httpx.Response | None = await self._http.request(
                     call.method, call.path, params=call.params, content=call.content, headers=call.headers
                 )
-            except httpx.ConnectError:
+            except httpx.ConnectError as exc:
                 response = None
                 if not self._should_retry(attempt, None):
-                    raise
+                    raise unreachable(self.url, exc, self.timeout) from None
+            except httpx.HTTPError as exc:
+                raise unreachable(self.url, exc, self.timeout) from None
             if response is not None and not self._should_retry(attempt, response):
                 return self._result(call, response)
             await asyncio.sleep(self._delay(attempt, response))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def ready(self) -> bool:
-        return (await self._http.get("/readyz")).status_code == 200
+        try:
+            return (await self._http.get("/readyz")).status_code == 200
+        except httpx.HTTPError as exc:
+            raise unreachable(self.url, exc, self.timeout) from None
 
     async def list(self) -> list[dict[str, Any]]:
         return await self._send(self._list_call())
@@ -445,6 +459,7 @@ __all__ = [
     "OverloadedError",
     "PayloadTooLargeError",
     "ServiceError",
+    "ServiceUnreachableError",
     "UnprocessableError",
     "UnsupportedMediaTypeError",
 ]

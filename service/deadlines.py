@@ -11,6 +11,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from starlette.requests import Request
+
 from tokenizers_zoo.service.metrics import ServiceMetrics
 from tokenizers_zoo.service.problems import TIMEOUT, ProblemError
 

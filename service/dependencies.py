@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
 from tokenizers_zoo.service.engine import ServedTokenizer
 from tokenizers_zoo.service.metrics import ServiceMetrics
 from tokenizers_zoo.service.pool import TokenizerPool

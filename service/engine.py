@@ -15,15 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from tokenizers_zoo.service.batching import DynamicBatcher, QueueFullError
-from tokenizers_zoo.service.convert import from_wire, media_arrays, to_wire
-from tokenizers_zoo.service.media_types import Media, MediaLimits
-from tokenizers_zoo.service.metrics import ServiceMetrics
-from tokenizers_zoo.service.wire import EncodedTokens
 
 from tokenizers_zoo.errors import InvalidTokensError, MediaTooLargeError
+from tokenizers_zoo.media.files import Media, MediaLimits, media_arrays
+from tokenizers_zoo.service.batching import DynamicBatcher, QueueFullError
+from tokenizers_zoo.service.metrics import ServiceMetrics
 from tokenizers_zoo.tokenizer import Tokenizer
 from tokenizers_zoo.tokens import Tokens
+from tokenizers_zoo.wire import EncodedTokens
 
 ENCODE, DECODE = "encode", "decode"
 
@@ -109,7 +108,7 @@ class ServedTokenizer:
                 f"decode takes one item with a batch axis of 1, got shape {tokens.shape}; "
                 "decode several items in several requests (they are batched together)"
             )
-        checked = from_wire(tokens, self.tokenizer)
+        checked = self.tokenizer.tokens_from(tokens)
         self._check_output_size(checked)
         self.tokenizer.validate(checked)
         return checked
@@ -137,7 +136,7 @@ class ServedTokenizer:
             batch: Any = np.stack([m.array for m in items])
         else:
             batch = [m.array for m in items]
-        return to_wire(self.tokenizer.encode(batch, sample_rate=items[0].sample_rate, **options))
+        return self.tokenizer.encode(batch, sample_rate=items[0].sample_rate, **options).encoded_items()
 
     def _decode_batch(self, items: Sequence[Tokens]) -> list[np.ndarray]:
         batch = Tokens.concat(items)

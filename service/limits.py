@@ -8,9 +8,9 @@ no request can make the service buffer more than ``max_body_bytes``.
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from tokenizers_zoo.service.problems import TOO_LARGE, ProblemError, problem_response
 
 from tokenizers_zoo.errors import MediaTooLargeError
+from tokenizers_zoo.service.problems import TOO_LARGE, ProblemError, problem_response
 
 
 class BodySizeLimitMiddleware:

@@ -13,15 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from tokenizers_zoo.service.engine import ServedTokenizer
-from tokenizers_zoo.service.media_types import MediaLimits
-from tokenizers_zoo.service.metrics import ServiceMetrics
-from tokenizers_zoo.service.problems import NOT_READY, ProblemError
-from tokenizers_zoo.service.settings import ALL_LOCAL, ServiceSettings
 
 import tokenizers_zoo as tz
 from tokenizers_zoo.errors import UnknownTokenizerError, WeightsNotFoundError
 from tokenizers_zoo.info import KINDS, MODALITIES
+from tokenizers_zoo.media.files import MediaLimits
+from tokenizers_zoo.service.engine import ServedTokenizer
+from tokenizers_zoo.service.metrics import ServiceMetrics
+from tokenizers_zoo.service.problems import NOT_READY, ProblemError
+from tokenizers_zoo.service.settings import ALL_LOCAL, ServiceSettings
 from tokenizers_zoo.tokenizer import Tokenizer
 
 log = logging.getLogger("tokenizers_zoo.service")

@@ -17,18 +17,20 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from tokenizers_zoo.service.batching import BatcherClosedError, QueueFullError
-from tokenizers_zoo.service.media_types import NotAcceptableError, UnsupportedMediaTypeError
-from tokenizers_zoo.service.schemas import Problem
-from tokenizers_zoo.service.wire import PROBLEM_JSON, MalformedBodyError
 
 from tokenizers_zoo.errors import (
     InvalidMediaError,
     InvalidTokensError,
+    MalformedBodyError,
     MediaTooLargeError,
+    NotAcceptableError,
     TokenizersZooError,
     UnknownTokenizerError,
+    UnsupportedMediaTypeError,
 )
+from tokenizers_zoo.formats import PROBLEM_JSON
+from tokenizers_zoo.service.batching import BatcherClosedError, QueueFullError
+from tokenizers_zoo.service.schemas import Problem
 
 log = logging.getLogger("tokenizers_zoo.service")
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 
 import uvicorn
+
 from tokenizers_zoo.service.app import create_app
 from tokenizers_zoo.service.pool import served_names
 from tokenizers_zoo.service.settings import ServiceSettings
-
 from tokenizers_zoo.tokenizer import check_device
 
 

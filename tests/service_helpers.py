@@ -13,10 +13,10 @@ import httpx
 import numpy as np
 import uvicorn
 from fastapi import FastAPI
-from tokenizers_zoo.service.local import free_port
 
 import tokenizers_zoo as tz
 from tokenizers_zoo.media import write_image, write_wav
+from tokenizers_zoo.service.local import free_port
 from tokenizers_zoo.tokenizers.patch import PatchConfig, PatchTokenizer
 
 

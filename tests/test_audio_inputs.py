@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 from service_helpers import encoded_audio
-from tokenizers_zoo.service.media_types import NO_LIMITS, read_media
-from tokenizers_zoo.service.wire import guess_media_type
 
 import tokenizers_zoo as tz
 from tokenizers_zoo.cli import main
+from tokenizers_zoo.formats import guess_media_type
 from tokenizers_zoo.media.audio import read_audio, to_audio_batch
+from tokenizers_zoo.media.files import NO_LIMITS, read_media
 
 
 def test_g722_files_decode_at_16khz() -> None:

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tokenizers_zoo.benchmarks.recon_metrics import si_snr, stoi_score
 
 import tokenizers_zoo as tz
 from tokenizers_zoo.media.audio import read_audio
+from tokenizers_zoo.metrics import si_snr, stoi_score
 
 SPEECH = Path(__file__).parent / "fixtures" / "speech_is-in-use_16khz.g722"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from tokenizers_zoo.benchmarks import kernels as bench
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import torch
-from tokenizers_zoo.benchmarks import recon_metrics as metrics
 
+from tokenizers_zoo import metrics
 from tokenizers_zoo.info import TokenizerInfo
 from tokenizers_zoo.tokenizer import Tokenizer
 
@@ -129,6 +129,7 @@ class PassThrough(torch.nn.Module):
 
 def test_frechet_distance_matches_an_independent_scipy_formula() -> None:
     from scipy.linalg import sqrtm
+
     from tokenizers_zoo.benchmarks.rfid import FrechetDistance
 
     rng = np.random.default_rng(7)
@@ -172,9 +173,8 @@ def test_rfid_without_the_weights_file_is_unavailable_and_says_what_to_supply(em
 
 
 def test_rfid_refuses_a_wrong_or_missing_weights_file(empty_hub, tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    from tokenizers_zoo.benchmarks import rfid
-
     import tokenizers_zoo as tz
+    from tokenizers_zoo.benchmarks import rfid
 
     wrong = tmp_path / rfid.FID_WEIGHTS_FILE
     wrong.write_bytes(b"not the inception weights")
@@ -201,7 +201,6 @@ def test_rfid_refuses_a_wrong_or_missing_weights_file(empty_hub, tmp_path, monke
 
 def test_bits_and_codebook_statistics() -> None:
     from tokenizers_zoo.benchmarks.token_stats import CodebookCounter, item_cost
-
     from tokenizers_zoo.info import TokenizerInfo
     from tokenizers_zoo.tokens import Tokens
 
@@ -260,6 +259,7 @@ def test_samples_are_sorted_and_a_limit_spreads_over_them(tmp_path) -> None:  # 
 
 def test_centre_crop_policy(tmp_path) -> None:  # noqa: ANN001
     from PIL import Image
+
     from tokenizers_zoo.benchmarks.recon_data import Sample, fit, load_image
 
     pixels = np.zeros((40, 80, 3), np.uint8)
@@ -274,9 +274,8 @@ def test_centre_crop_policy(tmp_path) -> None:  # noqa: ANN001
 
 
 def test_modality_is_inferred_and_bad_folders_are_clear_errors(tmp_path) -> None:  # noqa: ANN001
-    from tokenizers_zoo.benchmarks.recon_data import find_samples, infer_modality
-
     import tokenizers_zoo as tz
+    from tokenizers_zoo.benchmarks.recon_data import find_samples, infer_modality
     from tokenizers_zoo.media.audio import write_wav
 
     _write_images(tmp_path / "images", 1)
@@ -306,7 +305,6 @@ def _write_gif(path, frames: int, size: tuple[int, int] = (40, 32)) -> None:  # 
 
 def test_video_and_audio_loading(tmp_path) -> None:  # noqa: ANN001
     from tokenizers_zoo.benchmarks.recon_data import Sample, load_audio, load_video
-
     from tokenizers_zoo.media.audio import write_wav
 
     _write_gif(tmp_path / "clip.gif", 5)

@@ -15,7 +15,6 @@ import pytest
 import torch
 from encodec import EncodecModel
 from encodec.model import ROOT_URL
-from tokenizers_zoo.service.convert import from_wire, to_wire
 
 import tokenizers_zoo as tz
 from tokenizers_zoo.tokenizers import encodec_weights
@@ -234,7 +233,7 @@ def test_48khz_codes_scales_and_audio_equal_encodec(checkpoints: Path) -> None:
     torch.testing.assert_close(tok.decode(tokens), expected_audio)
     # One item of the batch, and one through the service's wire form, decode the same.
     torch.testing.assert_close(tok.decode(tokens[1]), expected_audio[1:])
-    wired = from_wire(to_wire(tokens)[1], tok)
+    wired = tok.tokens_from(tokens.encoded_items()[1])
     torch.testing.assert_close(tok.decode(wired), expected_audio[1:])
 
 

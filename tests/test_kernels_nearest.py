@@ -14,10 +14,10 @@ from kernel_oracles import (
     lowest_identical_index,
     unit64,
 )
-from tokenizers_zoo.kernels import lookup_codes, nearest_code
-from tokenizers_zoo.kernels.nearest import lowest_identical_codes
 
 from tokenizers_zoo.errors import InvalidTokensError
+from tokenizers_zoo.kernels import lookup_codes, nearest_code
+from tokenizers_zoo.kernels.nearest import lowest_identical_codes
 from tokenizers_zoo.quantizers import ResidualVQ, VectorQuantizer
 
 

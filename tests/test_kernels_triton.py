@@ -18,6 +18,8 @@ from kernel_oracles import (
     first_nearest_index,
     lowest_identical_index,
 )
+
+from tokenizers_zoo.errors import InvalidTokensError
 from tokenizers_zoo.kernels import (
     KernelBackendError,
     fsq_quantize,
@@ -28,8 +30,6 @@ from tokenizers_zoo.kernels import (
     select_backend,
 )
 from tokenizers_zoo.kernels.dispatch import triton_interpreting
-
-from tokenizers_zoo.errors import InvalidTokensError
 from tokenizers_zoo.quantizers import BSQ, FSQ, LFQ, ResidualVQ, VectorQuantizer
 
 pytest.importorskip("triton")

@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tokenizers_zoo.kernels import nearest_code
 
 from tokenizers_zoo.errors import InvalidTokensError
+from tokenizers_zoo.kernels import nearest_code
 from tokenizers_zoo.quantizers import (
     BSQ,
     FSQ,

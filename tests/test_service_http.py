@@ -24,11 +24,11 @@ from service_helpers import (
     running,
     wav,
 )
-from tokenizers_zoo.service.app import create_app
-from tokenizers_zoo.service.settings import ServiceSettings
-from tokenizers_zoo.service.wire import write_npy
 
 import tokenizers_zoo as tz
+from tokenizers_zoo.service.app import create_app
+from tokenizers_zoo.service.settings import ServiceSettings
+from tokenizers_zoo.wire import write_npy
 
 IMAGE = image_name()
 AUDIO = audio_name()

@@ -23,6 +23,9 @@ import pytest
 import yaml
 from PIL import Image
 from service_helpers import audio_name, image_name, png, wav
+
+import tokenizers_zoo as tz
+from tokenizers_zoo.cli import main
 from tokenizers_zoo.service.client import (
     AsyncClient,
     Client,
@@ -33,9 +36,6 @@ from tokenizers_zoo.service.client import (
 from tokenizers_zoo.service.local import LocalServer, free_port
 from tokenizers_zoo.service.pool import served_names
 from tokenizers_zoo.service.settings import ServiceSettings
-
-import tokenizers_zoo as tz
-from tokenizers_zoo.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -20,10 +20,10 @@ from service_helpers import (
     running,
     wait_until,
 )
-from tokenizers_zoo.service.app import create_app
-from tokenizers_zoo.service.settings import ServiceSettings
 
 from tokenizers_zoo.errors import WeightsNotFoundError
+from tokenizers_zoo.service.app import create_app
+from tokenizers_zoo.service.settings import ServiceSettings
 
 NAME = image_name()  # served under this name; the held loader supplies the model
 ENCODE = f"/v1/tokenizers/{NAME}/encode"

@@ -8,13 +8,13 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from service_helpers import audio_name, image_name, running
+
+from tokenizers_zoo.formats import NPY, accepted_types
 from tokenizers_zoo.service.app import create_app
-from tokenizers_zoo.service.media_types import ENCODE_TYPES
 from tokenizers_zoo.service.settings import ServiceSettings
-from tokenizers_zoo.service.wire import NPY
 
 EXAMPLES_PER_OPERATION = 50
-BINARY_TYPES = sorted({t for types in ENCODE_TYPES.values() for t in types} | {NPY})
+BINARY_TYPES = sorted({t for modality in ("image", "audio") for t in accepted_types(modality)} | {NPY})
 
 
 @schemathesis.serializer(*BINARY_TYPES)

@@ -11,23 +11,17 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 import pytest
+
+from tokenizers_zoo.errors import InvalidTokensError, MalformedBodyError, NotAcceptableError
+from tokenizers_zoo.media.files import NO_LIMITS
 from tokenizers_zoo.service.batching import BatcherClosedError, DynamicBatcher, QueueFullError
 from tokenizers_zoo.service.client import Client, OverloadedError
 from tokenizers_zoo.service.engine import ServedTokenizer
-from tokenizers_zoo.service.media_types import NO_LIMITS, NotAcceptableError, negotiate
 from tokenizers_zoo.service.metrics import ServiceMetrics
+from tokenizers_zoo.service.negotiation import negotiate
 from tokenizers_zoo.service.settings import ServiceSettings, SettingsError
-from tokenizers_zoo.service.wire import (
-    EncodedTokens,
-    MalformedBodyError,
-    load_tokens,
-    read_npy,
-    save_tokens,
-    write_npy,
-)
-
-from tokenizers_zoo.errors import InvalidTokensError
 from tokenizers_zoo.tokenizers.patch import PatchConfig, PatchTokenizer
+from tokenizers_zoo.wire import EncodedTokens, load_tokens, read_npy, save_tokens, write_npy
 
 
 # -- wire ----------------------------------------------------------------------------------

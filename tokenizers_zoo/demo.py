@@ -11,7 +11,7 @@ import math
 import torch
 
 import tokenizers_zoo as tz
-from tokenizers_zoo.benchmarks import recon_metrics
+from tokenizers_zoo import metrics
 from tokenizers_zoo.media.image import to_image_batch
 
 
@@ -45,7 +45,7 @@ def run_demo(image_path: str | None = None) -> int:
             tokens = tok.encode(media, sample_rate=16000) if modality == "audio" else tok.encode(media)
             back = tok.decode(tokens)
             reference = media if modality == "image" else media.reshape(back.shape)
-            psnr = float(recon_metrics.psnr(back, reference, data_range=2.0).mean())
+            psnr = float(metrics.psnr(back, reference, data_range=2.0).mean())
             per_item = math.prod(tokens.shape[1:-1] if kind == "continuous" else tokens.shape[1:])
             print(
                 f"{modality:>5} {kind:<10}: {name:<18} media {tuple(media.shape)} -> tokens "

@@ -44,3 +44,17 @@ class CheckpointError(TokenizersZooError, ValueError):
 
 class DeviceUnavailableError(TokenizersZooError, RuntimeError):
     """A device was asked for that this machine does not have (e.g. cuda without a GPU)."""
+
+
+class UnsupportedMediaTypeError(TokenizersZooError):
+    """A file type (a ``Content-Type``, a file's suffix) that the tokenizer cannot take, or
+    an output type it cannot write."""
+
+
+class NotAcceptableError(TokenizersZooError):
+    """An ``Accept`` header that names nothing the route can give."""
+
+
+class MalformedBodyError(TokenizersZooError, ValueError):
+    """Bytes that cannot be parsed at all: not JSON, not ``.npy``, not a readable file of
+    the type they claim, broken base64."""

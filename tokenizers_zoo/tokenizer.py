@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -28,6 +29,7 @@ from tokenizers_zoo.errors import (
 )
 from tokenizers_zoo.info import TokenizerInfo
 from tokenizers_zoo.tokens import PER_ITEM, Tokens
+from tokenizers_zoo.wire import EncodedTokens
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -137,6 +139,25 @@ class Tokenizer(nn.Module, ABC):
         if info.kind == "discrete":
             return Tokens(self.name, size, ids=data, sample_rate=info.sample_rate)
         return Tokens(self.name, size, latents=data, sample_rate=info.sample_rate)
+
+    def tokens_from(self, encoded: EncodedTokens) -> Tokens:
+        """``Tokens`` for this tokenizer from the codec's numpy form (a file, a request body),
+        checking what it says of itself; not yet validated (``decode`` does that). Without
+        ``original_size`` the media size is the whole token grid."""
+        info = self.info
+        if encoded.tokenizer not in ("", self.name):
+            raise InvalidTokensError(f"the tokens come from {encoded.tokenizer!r}, not from {self.name!r}")
+        if encoded.kind != info.kind:
+            raise InvalidTokensError(f"{self.name} decodes {info.kind} tokens, got {encoded.kind} ones")
+        unknown = sorted(set(encoded.extras) - {*self.options, PER_ITEM})
+        if unknown:
+            raise InvalidTokensError(f"{self.name} has no option(s) {unknown} for 'extras'")
+        if not encoded.original_size:
+            return self.wrap(torch.from_numpy(np.array(encoded.data)))
+        tokens = Tokens.from_encoded(encoded)
+        return dataclasses.replace(
+            tokens, tokenizer=self.name, sample_rate=tokens.sample_rate or info.sample_rate
+        )
 
     def size_from_token_shape(self, token_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The largest media size whose tokens have ``token_shape`` (no cropping)."""

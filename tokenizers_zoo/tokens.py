@@ -6,16 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from tokenizers_zoo.errors import InvalidTokensError
-
-#: The ``extras`` key for what encoding measured about each item, as opposed to settings of
-#: the whole call: a list with one JSON-able dict per item (EnCodec 48 kHz keeps each item's
-#: loudness scales there, without which its ids cannot be decoded). Taking items of a batch
-#: takes their entries, so a split batch still decodes.
-PER_ITEM = "per_item"
+from tokenizers_zoo.wire import PER_ITEM, EncodedTokens
 
 
 @dataclass
@@ -100,42 +96,47 @@ class Tokens:
     def to(self, device: torch.device | str) -> Tokens:
         return self.with_data(self.data.to(device))
 
+    def to_encoded(self) -> EncodedTokens:
+        """The numpy form the token codec (``tokenizers_zoo.wire``) writes as JSON, ``.npy``
+        or files; bfloat16 and float16 latents become float32, which numpy and JSON hold."""
+        data = self.data.detach().cpu()
+        if data.is_floating_point() and data.dtype not in (torch.float32, torch.float64):
+            data = data.float()
+        return EncodedTokens(
+            tokenizer=self.tokenizer,
+            kind=self.kind,
+            data=data.numpy(),
+            original_size=self.original_size,
+            sample_rate=self.sample_rate,
+            extras=self.extras,
+        )
+
+    def encoded_items(self) -> list[EncodedTokens]:
+        """One ``EncodedTokens`` per item, each keeping a batch axis of 1 (and its per-item
+        extras): what the service answers per request."""
+        batch = self.to("cpu")
+        return [batch[i].to_encoded() for i in range(len(batch))]
+
+    @classmethod
+    def from_encoded(cls, encoded: EncodedTokens) -> Tokens:
+        """Inverse of ``to_encoded``; the arrays are copied, so torch owns writable memory."""
+        if not encoded.original_size:
+            raise InvalidTokensError("tokens need 'original_size' (the media size before padding)")
+        data = torch.from_numpy(np.array(encoded.data))
+        return cls(
+            tokenizer=encoded.tokenizer,
+            original_size=encoded.original_size,
+            ids=data if encoded.kind == "discrete" else None,
+            latents=data if encoded.kind == "continuous" else None,
+            sample_rate=encoded.sample_rate,
+            extras=dict(encoded.extras),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (nested lists), the shape the service answers with."""
-        body: dict[str, Any] = {
-            "tokenizer": self.tokenizer,
-            "kind": self.kind,
-            "shape": list(self.shape),
-            "dtype": str(self.data.dtype).removeprefix("torch."),
-            "original_size": list(self.original_size),
-            "sample_rate": self.sample_rate,
-            "extras": self.extras,
-        }
-        body["ids" if self.ids is not None else "latents"] = self.data.cpu().tolist()
-        return body
+        return self.to_encoded().to_json()
 
     @classmethod
     def from_dict(cls, body: dict[str, Any]) -> Tokens:
         """Inverse of ``to_dict``; malformed bodies raise ``InvalidTokensError``."""
-        try:
-            has_ids = "ids" in body
-            if has_ids == ("latents" in body):
-                raise InvalidTokensError("token JSON needs exactly one of 'ids' or 'latents'")
-            values = body["ids"] if has_ids else body["latents"]
-            data = torch.tensor(values, dtype=torch.int64 if has_ids else torch.float32)
-            if "shape" in body and list(data.shape) != list(body["shape"]):
-                raise InvalidTokensError(
-                    f"token JSON shape {body['shape']} does not match its data {list(data.shape)}"
-                )
-            return cls(
-                tokenizer=str(body["tokenizer"]),
-                original_size=tuple(body["original_size"]),
-                ids=data if has_ids else None,
-                latents=None if has_ids else data,
-                sample_rate=body.get("sample_rate"),
-                extras=dict(body.get("extras") or {}),
-            )
-        except InvalidTokensError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as exc:
-            raise InvalidTokensError(f"malformed token JSON: {exc}") from exc
+        return cls.from_encoded(EncodedTokens.from_json(body))

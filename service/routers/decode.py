@@ -9,32 +9,22 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
+
+from tokenizers_zoo.errors import MalformedBodyError, UnsupportedMediaTypeError
+from tokenizers_zoo.formats import JSON, NPY, media_type, returned_types
+from tokenizers_zoo.media.files import render_media
 from tokenizers_zoo.service.deadlines import within_deadline
 from tokenizers_zoo.service.dependencies import Served, State
 from tokenizers_zoo.service.engine import ServedTokenizer
-from tokenizers_zoo.service.media_types import (
-    DECODE_TYPES,
-    UnsupportedMediaTypeError,
-    media_type,
-    negotiate,
-    render_media,
-    returned_types,
-)
+from tokenizers_zoo.service.negotiation import negotiate
 from tokenizers_zoo.service.problems import problem_responses
-from tokenizers_zoo.service.wire import (
-    H_EXTRAS,
-    H_KIND,
-    H_ORIGINAL_SIZE,
-    JSON,
-    NPY,
-    EncodedTokens,
-    MalformedBodyError,
-)
+from tokenizers_zoo.wire import H_EXTRAS, H_KIND, H_ORIGINAL_SIZE, EncodedTokens
 
 router = APIRouter(prefix="/v1/tokenizers", tags=["decode"])
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
-_OUT_TYPES = sorted({t for types in DECODE_TYPES.values() for t in types})
+#: What the served modalities decode to (the service reads images and audio).
+_OUT_TYPES = sorted({t for m in ("image", "audio") for t in returned_types(m)} - {NPY})
 
 
 @router.post(

@@ -19,10 +19,13 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
+
+from tokenizers_zoo.formats import JSON, NPY, accepted_types, media_type
+from tokenizers_zoo.media.files import read_media
 from tokenizers_zoo.service.deadlines import within_deadline
 from tokenizers_zoo.service.dependencies import Served, State
 from tokenizers_zoo.service.engine import ServedTokenizer
-from tokenizers_zoo.service.media_types import ENCODE_TYPES, media_type, negotiate, read_media
+from tokenizers_zoo.service.negotiation import negotiate
 from tokenizers_zoo.service.problems import (
     MALFORMED,
     TOO_LARGE,
@@ -32,7 +35,7 @@ from tokenizers_zoo.service.problems import (
     problem_responses,
 )
 from tokenizers_zoo.service.schemas import BatchEncodeRequest, BatchEncodeResponse
-from tokenizers_zoo.service.wire import JSON, NPY, EncodedTokens
+from tokenizers_zoo.wire import EncodedTokens
 
 router = APIRouter(prefix="/v1/tokenizers", tags=["encode"])
 
@@ -45,7 +48,8 @@ _FILES = {
     "properties": {"file": {"type": "string", "format": "binary"}},
     "required": ["file"],
 }
-_MEDIA_TYPES = sorted({t for types in ENCODE_TYPES.values() for t in types})
+#: What the served modalities take (the service reads images and audio).
+_MEDIA_TYPES = sorted({t for m in ("image", "audio") for t in accepted_types(m)} - {NPY})
 SampleRate = Annotated[
     int | None, Query(gt=0, le=1_000_000, description="rate of raw samples sent as .npy (audio)")
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
+
 from tokenizers_zoo.service.dependencies import State, require_api_key
 from tokenizers_zoo.service.problems import NOT_READY, ProblemError, problem_responses
 from tokenizers_zoo.service.schemas import Health, Readiness

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+
+from tokenizers_zoo.formats import accepted_types, returned_types
 from tokenizers_zoo.service.dependencies import Served, State
-from tokenizers_zoo.service.media_types import accepted_types, returned_types
 from tokenizers_zoo.service.problems import problem_responses
 from tokenizers_zoo.service.schemas import TokenizerDetail, TokenizerSummary
 

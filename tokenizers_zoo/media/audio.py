@@ -24,6 +24,7 @@ import torchaudio.functional as AF
 from torch import Tensor
 
 from tokenizers_zoo.errors import InvalidMediaError, MediaTooLargeError
+from tokenizers_zoo.formats import MODALITY_FORMATS
 
 _INT_SCALE = {torch.int16: 32768.0, torch.int32: 2147483648.0}
 
@@ -80,7 +81,7 @@ def to_audio_batch(
 
 #: FFmpeg demuxers ``read_audio`` may use. The demuxer is always named, never probed:
 #: probing would let a file pick demuxers (playlists, concat lists) that open other files.
-AUDIO_FORMATS = ("wav", "flac", "ogg", "mp3", "g722")
+AUDIO_FORMATS = tuple(f.decoder for f in MODALITY_FORMATS["audio"])
 
 
 def read_audio(

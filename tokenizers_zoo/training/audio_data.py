@@ -12,19 +12,18 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from tokenizers_zoo.media.audio import AUDIO_FORMATS, read_audio, to_audio_batch
+from tokenizers_zoo.formats import decoder_for_file, suffixes
+from tokenizers_zoo.media.audio import read_audio, to_audio_batch
 from tokenizers_zoo.training.data import media_files
-
-AUDIO_SUFFIXES = {f".{name}" for name in AUDIO_FORMATS}
 
 
 def audio_files(folder: str | Path) -> list[Path]:
-    return media_files(folder, AUDIO_SUFFIXES, "audio")
+    return media_files(folder, suffixes("audio"), "audio")
 
 
 def load_mono(path: Path, sample_rate: int) -> Tensor:
     """float32 ``(T,)`` at ``sample_rate``."""
-    samples, rate = read_audio(path, path.suffix.lower().lstrip("."))
+    samples, rate = read_audio(path, decoder_for_file("audio", path))
     return to_audio_batch(samples, rate, sample_rate, channels=1)[0, 0]
 
 

@@ -15,9 +15,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from tokenizers_zoo.formats import suffixes
 from tokenizers_zoo.media.image import pil_to_rgb
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
 def media_files(folder: str | Path, suffixes: set[str], what: str) -> list[Path]:
@@ -32,7 +31,7 @@ def media_files(folder: str | Path, suffixes: set[str], what: str) -> list[Path]
 
 
 def image_files(folder: str | Path) -> list[Path]:
-    return media_files(folder, IMAGE_SUFFIXES, "image")
+    return media_files(folder, suffixes("image"), "image")
 
 
 def load_rgb(path: Path) -> Tensor:

@@ -3,15 +3,18 @@ SI-SNR and mel distance for audio; and speed."""
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
 import torchaudio.functional as AF
 from torch import Tensor
 
-from tokenizers_zoo.benchmarks.recon_metrics import mel_distance, pesq_score, psnr, si_snr, stoi_score
+from tokenizers_zoo.errors import InvalidMediaError
 from tokenizers_zoo.media.image import to_uint8
+from tokenizers_zoo.metrics import mel_distance, pesq_score, psnr, si_snr, stoi_score
 from tokenizers_zoo.tokenizer import Tokenizer
 
 
@@ -50,7 +53,7 @@ def evaluate_reconstruction(
 def evaluate_audio(
     tokenizer: Tokenizer, clips: list[Tensor], sample_rate: int | None = None, **options: Any
 ) -> dict[str, float]:
-    """Mean PESQ, STOI, SI-SNR and log-mel distance (as ``benchmarks/recon_metrics.py``
+    """Mean PESQ, STOI, SI-SNR and log-mel distance (as ``tokenizers_zoo/metrics.py``
     defines them) over whole held-out clips, plus the encode+decode real-time factor
     (seconds of compute per second of audio).
 
@@ -80,3 +83,58 @@ def evaluate_audio(
     result["clips"] = float(len(clips))
     result["real_time_factor"] = compute / audio_seconds
     return result
+
+
+#: Where ``scripts/gather_*_data.py`` put the held-out media, per modality.
+DEFAULT_EVAL_DATA = {"image": "data/images/eval", "audio": "data/audio/eval"}
+
+
+def evaluate_tokenizer(
+    tokenizer: Tokenizer,
+    data: str | Path | None = None,
+    tile_size: int = 256,
+    max_items: int = 0,
+    bandwidth: float | None = None,
+) -> dict[str, Any]:
+    """Held-out quality of ``tokenizer`` on the folder ``data`` (default: the gather script's
+    eval folder of its modality), as ``tzoo eval-tokenizer`` prints it.
+
+    Images: every ``tile_size`` tile (``evaluate_reconstruction``). Audio: whole recordings at
+    16 kHz, or 8 kHz for an 8 kHz tokenizer (PESQ is defined at those two rates only), once
+    per bitrate of a multi-rate codec (one rate-distortion row each) unless ``bandwidth``
+    names one. ``max_items`` (0: all) caps tiles or recordings."""
+    from tokenizers_zoo.tokenizers.multirate import MultiRateAudioTokenizer
+    from tokenizers_zoo.training.audio_data import eval_clips
+    from tokenizers_zoo.training.data import eval_tiles
+
+    modality = tokenizer.info.modality
+    if modality not in DEFAULT_EVAL_DATA:
+        raise InvalidMediaError(f"no held-out evaluation for {modality} tokenizers yet")
+    data = Path(data or DEFAULT_EVAL_DATA[modality])
+    if modality == "image":
+        try:
+            tiles = eval_tiles(data, tile_size)
+        except (FileNotFoundError, ValueError) as exc:
+            raise InvalidMediaError(str(exc)) from exc
+        tiles = tiles[:max_items] if max_items else tiles
+        return {
+            "tokenizer": tokenizer.name,
+            "data": str(data),
+            "tile_size": tile_size,
+            **evaluate_reconstruction(tokenizer, tiles),
+        }
+    rate = 8000 if tokenizer.info.sample_rate == 8000 else 16000
+    try:
+        clips = eval_clips(data, rate)
+    except (FileNotFoundError, ValueError) as exc:
+        raise InvalidMediaError(str(exc)) from exc
+    clips = clips[:max_items] if max_items else clips
+    if isinstance(tokenizer, MultiRateAudioTokenizer):
+        bandwidths = [bandwidth] if bandwidth is not None else list(tokenizer.bandwidths)
+        rows = []
+        for kbps in bandwidths:
+            print(f"evaluating {tokenizer.name} at {kbps:g} kbps on {len(clips)} clips", file=sys.stderr)
+            rows.append({"kbps": kbps, **evaluate_audio(tokenizer, clips, rate, bandwidth=kbps)})
+    else:
+        rows = [evaluate_audio(tokenizer, clips, rate)]
+    return {"tokenizer": tokenizer.name, "data": str(data), "sample_rate": rate, "results": rows}

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tokenizers_zoo.benchmarks.recon_metrics import psnr, si_snr
+from tokenizers_zoo.metrics import psnr, si_snr
 from tokenizers_zoo.tokenizer import Tokenizer
 from tokenizers_zoo.training.audio_data import RandomSegments, eval_clips
 from tokenizers_zoo.training.audio_losses import (

@@ -1,9 +1,11 @@
-"""Tokens as they travel and rest outside Python: JSON, ``.npy`` with metadata headers, files.
+"""The token codec: tokens as they travel and rest outside Python (JSON, ``.npy`` with
+metadata headers, files).
 
-The service and its client SDK both speak through this module, so the two cannot drift
-apart. It needs numpy only (no torch), which keeps the client light. Parsing is strict
-and never trusts a declared size: a ``.npy`` header must match the bytes that follow,
-and object arrays (pickles) are refused.
+``Tokens.to_dict``/``from_dict``, ``tzoo encode``/``decode``, the service and its client
+SDK all read and write tokens through this module, so none of them can drift apart. It
+needs numpy only (no torch), which keeps the client light. Parsing is strict and never
+trusts a declared size: a ``.npy`` header must match the bytes that follow, and object
+arrays (pickles) are refused.
 """
 
 from __future__ import annotations
@@ -12,19 +14,14 @@ import ast
 import io
 import json
 import math
-import mimetypes
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tokenizers_zoo.errors import InvalidTokensError, TokenizersZooError
-
-NPY = "application/x-npy"
-JSON = "application/json"
-PROBLEM_JSON = "application/problem+json"
+from tokenizers_zoo.errors import InvalidTokensError, MalformedBodyError, TokenizersZooError
 
 H_TOKENIZER = "X-Tzoo-Tokenizer"
 H_KIND = "X-Tzoo-Kind"
@@ -36,31 +33,17 @@ TOKEN_HEADERS = (H_TOKENIZER, H_KIND, H_ORIGINAL_SIZE, H_SAMPLE_RATE, H_EXTRAS)
 
 _NPY_MAGIC = b"\x93NUMPY"
 
-
-#: Older names some systems' mime.types still give, and the ones the service answers with.
-_ALIASES = {"audio/x-wav": "audio/wav", "audio/wave": "audio/wav", "audio/x-flac": "audio/flac"}
-#: Suffixes that mime.types files lack (RFC 4856 registers audio/G722; the service
-#: compares media types in lower case).
-_SUFFIXES = {".npy": NPY, ".g722": "audio/g722"}
-
-
-def guess_media_type(path: str | Path) -> str | None:
-    """The media type of a file by its name (``.npy`` included), or None."""
-    path = Path(path)
-    if path.suffix.lower() in _SUFFIXES:
-        return _SUFFIXES[path.suffix.lower()]
-    guessed = mimetypes.guess_type(path.name)[0]
-    return _ALIASES.get(guessed, guessed) if guessed else None
-
-
-class MalformedBodyError(TokenizersZooError, ValueError):
-    """A body that cannot be parsed at all: not JSON, not ``.npy``, broken base64."""
+#: The ``extras`` key for what encoding measured about each item, as opposed to settings of
+#: the whole call: a list with one JSON-able dict per item (EnCodec 48 kHz keeps each item's
+#: loudness scales there, without which its ids cannot be decoded). Taking items of a batch
+#: takes their entries, so a split batch still decodes.
+PER_ITEM = "per_item"
 
 
 @dataclass
 class EncodedTokens:
     """Tokens of one or more items as numpy data plus what decoding needs; the numpy twin of
-    ``tokenizers_zoo.Tokens`` (same fields, same JSON)."""
+    ``tokenizers_zoo.Tokens`` (same fields; ``Tokens.to_encoded``/``from_encoded`` convert)."""
 
     tokenizer: str
     kind: str
@@ -80,6 +63,13 @@ class EncodedTokens:
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.data.shape)
+
+    def item(self, index: int) -> EncodedTokens:
+        """Item ``index`` of the batch, keeping a batch axis of 1 and its per-item extras."""
+        extras = dict(self.extras)
+        if isinstance(extras.get(PER_ITEM), list):
+            extras[PER_ITEM] = extras[PER_ITEM][index : index + 1]
+        return replace(self, data=self.data[index : index + 1], extras=extras)
 
     # -- JSON ------------------------------------------------------------------------
     def to_json(self, with_data: bool = True) -> dict[str, Any]:

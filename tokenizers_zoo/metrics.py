@@ -1,5 +1,5 @@
-"""Reconstruction metrics, one definition each, shared by ``tzoo bench recon`` and the
-training evaluations so a number means the same wherever it is printed.
+"""Reconstruction metrics, one definition each, shared by ``tzoo bench recon``, the
+training evaluations and the demo so a number means the same wherever it is printed.
 
 Papers disagree by tenths of a dB because each re-implements PSNR, SSIM or SI-SNR with
 its own value range, window or epsilon. Here the standard packages compute them:

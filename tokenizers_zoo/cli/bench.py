@@ -1,0 +1,131 @@
+"""``tzoo bench ...``: the benchmarks (quantizers, kernels, service, reconstruction)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tokenizers_zoo.benchmarks.rfid import FID_WEIGHTS_ENV, FID_WEIGHTS_FILE
+
+
+def add_commands(sub: Any) -> None:
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
+    p = bench.add_parser("quantizers", help="quantizer speed and memory vs vector-quantize-pytorch")
+    p.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    p.add_argument("--out", help="directory for results.json and results.md")
+    p.set_defaults(func=quantizers_command)
+
+    p = bench.add_parser("service", help="load the service on loopback: batching, transports, overhead")
+    p.add_argument("--tokenizer", help="default: the default discrete image tokenizer, else any image one")
+    p.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
+    p.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of each load phase (default 10)")
+    p.add_argument("--soak-seconds", type=float, default=60.0, help="length of the soak run (0: none)")
+    p.add_argument("--torch-threads", type=int, default=0, help="for the server and the in-process baseline")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats of the compared phases")
+    p.add_argument("--out", help="directory for results.json and results.md")
+    p.set_defaults(func=service_command)
+
+    p = bench.add_parser(
+        "kernels", help="nearest-code search vs faiss-cpu, torch.cdist, vector-quantize-pytorch"
+    )
+    p.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    p.add_argument("--out", help="directory for results.json, results.md and results.png")
+    p.add_argument("--max-gib", type=float, default=6.0, help="skip baselines whose N x K matrices need more")
+    p.add_argument(
+        "--max-run-seconds", type=float, default=60.0, help="skip runs estimated to take longer than this"
+    )
+    p.add_argument(
+        "--budget-minutes", type=float, default=40.0, help="stop starting configurations after this"
+    )
+    p.set_defaults(func=kernels_command)
+
+    p = bench.add_parser(
+        "recon", help="reconstruction quality, token cost and speed of tokenizers on a folder of media"
+    )
+    p.add_argument(
+        "--tokenizer",
+        help="NAME[,NAME...] of one modality (default: the default discrete tokenizer of the "
+        "modality the data folder holds)",
+    )
+    p.add_argument("--data", required=True, help="folder of images, audio or video (searched recursively)")
+    p.add_argument("--limit", type=int, default=0, help="at most N samples, evenly spaced by path (0: all)")
+    p.add_argument("--size", type=int, default=256, help="image/frame side in pixels (0: native size)")
+    p.add_argument(
+        "--crop",
+        choices=["center", "tiles"],
+        default="center",
+        help="center: shorter side to --size then centre crop (ImageNet rFID); tiles: every "
+        "--size tile at native resolution",
+    )
+    p.add_argument("--max-frames", type=int, default=16, help="video: the first N frames of each clip")
+    p.add_argument("--sweep", action="store_true", help="one run per bitrate of multi-rate codecs")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
+    p.add_argument(
+        "--fid-weights",
+        help=f"the FID Inception weights file {FID_WEIGHTS_FILE} (checked by SHA-256; "
+        f"default: ${FID_WEIGHTS_ENV}, then torch's hub cache; without it rFID is reported unavailable)",
+    )
+    p.add_argument(
+        "--lpips-weights", help="LPIPS-VGG safetensors file (default: $TZOO_LPIPS_WEIGHTS; else no LPIPS)"
+    )
+    p.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    p.add_argument("--out", default="recon-results", help="directory for results.json, results.md, PNGs")
+    p.set_defaults(func=recon_command)
+
+
+def quantizers_command(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.benchmarks.quantizers import run_quantizer_benchmark
+
+    run_quantizer_benchmark(quick=args.quick, out_dir=args.out)
+    return 0
+
+
+def service_command(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.benchmarks.service import run_service_benchmark
+
+    run_service_benchmark(
+        tokenizer=args.tokenizer,
+        size=args.size,
+        clients=args.clients,
+        seconds=args.seconds,
+        soak_seconds=args.soak_seconds,
+        out_dir=args.out,
+        torch_threads=args.torch_threads,
+        repeats=args.repeats,
+    )
+    return 0
+
+
+def kernels_command(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.benchmarks.kernels import run_kernel_benchmark
+
+    run_kernel_benchmark(
+        quick=args.quick,
+        out_dir=args.out,
+        max_gib=args.max_gib,
+        max_run_seconds=args.max_run_seconds,
+        budget_minutes=args.budget_minutes,
+    )
+    return 0
+
+
+def recon_command(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.benchmarks.recon import run_recon_benchmark
+
+    names = [n.strip() for n in args.tokenizer.split(",") if n.strip()] if args.tokenizer else None
+    run_recon_benchmark(
+        names,
+        args.data,
+        out_dir=args.out,
+        limit=args.limit,
+        size=args.size,
+        crop=args.crop,
+        max_frames=args.max_frames,
+        sweep=args.sweep,
+        device=args.device,
+        fid_weights=args.fid_weights,
+        lpips_weights=args.lpips_weights,
+        torch_threads=args.torch_threads,
+    )
+    return 0

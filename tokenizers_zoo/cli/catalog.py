@@ -1,0 +1,75 @@
+"""``tzoo list`` and ``tzoo info``: what the zoo holds, from the registry's static
+descriptions (no model is built, no weights are read)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from tokenizers_zoo.info import KINDS, MODALITIES, TokenizerInfo
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("list", help="list registered tokenizers")
+    p.add_argument("--modality", choices=MODALITIES)
+    p.add_argument("--kind", choices=KINDS)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=list_command)
+
+    p = sub.add_parser("info", help="describe one tokenizer")
+    p.add_argument("name")
+    p.add_argument("--weights", help="checkpoint directory or .safetensors file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=info_command)
+
+
+def list_command(args: argparse.Namespace) -> int:
+    import tokenizers_zoo as tz
+
+    entries = [tz.get_entry(name) for name in tz.list_tokenizers(args.modality, args.kind)]
+    if args.json:
+        print(json.dumps([entry.info.to_dict() for entry in entries], indent=2))
+        return 0
+    defaults = set(tz.default_tokenizers().values())
+    facts = {entry.name: token_facts(entry.info) for entry in entries}
+    width = max(map(len, facts.values()), default=0)
+    for entry in entries:
+        info = entry.info
+        mark = "*" if entry.name in defaults else " "
+        columns = f"{mark} {entry.name:<20} {info.modality:<6} {info.kind:<10} {facts[entry.name]:<{width}}"
+        print(f"{columns} {info.description}")
+    print("(* = default for its modality and kind)")
+    return 0
+
+
+def token_facts(info: TokenizerInfo) -> str:
+    """Vocabulary and compression, e.g. ``4375 codes, f8`` or ``12 codebooks of 1024, hop 320``."""
+    size = vocabulary(info.vocab_size) if info.vocab_size else f"{info.latent_dim} ch"
+    factor = f"f{info.spatial_factor}" if info.modality != "audio" else f"hop {info.temporal_factor}"
+    return f"{size}, {factor}"
+
+
+def vocabulary(sizes: tuple[int, ...]) -> str:
+    """``4375 codes``, ``12 codebooks of 1024``: a residual stack's sizes written out one by
+    one ran to 32 columns and read like a grid."""
+    if len(sizes) == 1:
+        return f"{sizes[0]} codes"
+    if len(set(sizes)) == 1:
+        return f"{len(sizes)} codebooks of {sizes[0]}"
+    return f"codebooks of {'/'.join(map(str, sizes))}"
+
+
+def info_command(args: argparse.Namespace) -> int:
+    import tokenizers_zoo as tz
+
+    if args.weights is None and not tz.is_checkpoint(args.name):
+        info = tz.get_entry(args.name).info
+    else:
+        info = tz.load(args.name, weights=args.weights).info
+    if args.json:
+        print(json.dumps(info.to_dict(), indent=2))
+    else:
+        for key, value in info.to_dict().items():
+            print(f"{key:>16}: {value}")
+    return 0

@@ -1,0 +1,112 @@
+"""``tzoo encode`` and ``tzoo decode``: media files <-> token files on this machine, through
+the same media readers, limits and token codec as the service."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from tokenizers_zoo.cli.common import output_path, read_input
+from tokenizers_zoo.service.settings import ServiceSettings
+
+#: The service's own defaults: a file the service would refuse is refused here too, before
+#: it is read.
+MAX_BYTES = ServiceSettings.max_body_bytes
+MAX_PIXELS = ServiceSettings.max_pixels
+
+
+def encode_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """What local and client ``encode`` share."""
+    p.add_argument("name")
+    p.add_argument(
+        "file", help="image (png, jpeg, webp, gif, bmp, tiff), audio (wav, flac, ogg, mp3, g722) or .npy"
+    )
+    p.add_argument("-o", "--output", required=True, help="OUT.npy (+ OUT.json metadata) or OUT.json")
+    p.add_argument("--sample-rate", type=int, help="rate of raw samples in a .npy file")
+    p.add_argument("--bandwidth", type=float, help="audio codecs: bitrate in kbps (default: the codec's)")
+    return p
+
+
+def decode_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """What local and client ``decode`` share."""
+    p.add_argument("name")
+    p.add_argument("tokens", help="IN.npy (with IN.json beside it, if encode wrote one) or IN.json")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="OUT.png / .jpg / .webp / .wav / .npy (a batch of N: OUT_0.png ... OUT_{N-1}.png)",
+    )
+    return p
+
+
+def add_commands(sub: Any) -> None:
+    p = encode_arguments(sub.add_parser("encode", help="encode a media file locally (no server)"))
+    p.add_argument("--weights", help="checkpoint directory or .safetensors file")
+    p.add_argument(
+        "--max-audio-seconds",
+        type=float,
+        default=3600.0,
+        help="refuse longer audio (default 3600; 0: no limit)",
+    )
+    p.add_argument(
+        "--max-bytes", type=int, default=MAX_BYTES, help=f"refuse larger files (default {MAX_BYTES})"
+    )
+    p.add_argument(
+        "--max-pixels", type=int, default=MAX_PIXELS, help=f"refuse larger images (default {MAX_PIXELS})"
+    )
+    p.set_defaults(func=encode_command)
+    p = decode_arguments(sub.add_parser("decode", help="decode a tokens file locally (no server)"))
+    p.add_argument("--weights", help="checkpoint directory or .safetensors file")
+    p.set_defaults(func=decode_command)
+
+
+def encode_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The tokenizer options the command line gave (only those given)."""
+    return {} if args.bandwidth is None else {"bandwidth": args.bandwidth}
+
+
+def encode_command(args: argparse.Namespace) -> int:
+    import math
+
+    import tokenizers_zoo as tz
+    from tokenizers_zoo.formats import guess_media_type
+    from tokenizers_zoo.media.files import MediaLimits, read_media
+    from tokenizers_zoo.wire import save_tokens
+
+    out = output_path(args.output)
+    body = read_input(args.file, args.max_bytes)
+    tok = tz.load(args.name, weights=args.weights)
+    # A small compressed file can hold hours of audio: decoding stops at the limit.
+    limits = MediaLimits(max_pixels=args.max_pixels, max_audio_seconds=args.max_audio_seconds or math.inf)
+    media = read_media(tok.info.modality, guess_media_type(args.file), body, limits, args.sample_rate)
+    tokens = tok.encode(media.array, sample_rate=media.sample_rate, **encode_options(args))
+    written = save_tokens(out, tokens.to_encoded())
+    print(f"{args.file} -> {tokens.kind} tokens {tokens.shape} -> {', '.join(map(str, written))}")
+    return 0
+
+
+def item_paths(path: Path, count: int) -> list[Path]:
+    """``out.png`` for one item, ``out_0.png`` ... for a batch."""
+    if count == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}_{i}{path.suffix}") for i in range(count)]
+
+
+def decode_command(args: argparse.Namespace) -> int:
+    import tokenizers_zoo as tz
+    from tokenizers_zoo.media.files import media_arrays, output_type, render_media
+    from tokenizers_zoo.wire import load_tokens
+
+    out = output_path(args.output)
+    tok = tz.load(args.name, weights=args.weights)
+    modality = tok.info.modality
+    kind = output_type(modality, out)
+    tokens = tok.tokens_from(load_tokens(args.tokens, tok.name))
+    items = media_arrays(modality, tok.decode(tokens))
+    paths = item_paths(out, len(items))
+    for path, media in zip(paths, items, strict=True):
+        path.write_bytes(render_media(modality, media, kind, tokens.sample_rate))
+    print(f"{args.tokens} -> {kind} {', '.join(map(str, paths))}")
+    return 0

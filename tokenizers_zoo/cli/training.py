@@ -1,0 +1,60 @@
+"""``tzoo train-tokenizer`` and ``tzoo eval-tokenizer``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser(
+        "eval-tokenizer",
+        help="held-out quality and speed: PSNR and codebook usage (images); PESQ, STOI, SI-SNR (audio)",
+    )
+    p.add_argument("name")
+    p.add_argument("--data", help="held-out folder (default: data/images/eval or data/audio/eval)")
+    p.add_argument("--size", type=int, default=256, help="image tile size (every non-overlapping tile)")
+    p.add_argument(
+        "--max-items",
+        "--max-tiles",
+        type=int,
+        default=0,
+        help="use at most this many tiles or clips (0: all)",
+    )
+    p.add_argument("--bandwidth", type=float, help="audio codecs: only this bitrate in kbps (default: each)")
+    p.add_argument("--weights", help="checkpoint directory or .safetensors file")
+    p.set_defaults(func=eval_command)
+
+    p = sub.add_parser("train-tokenizer", help="train a tokenizer from a YAML config (resumes by default)")
+    p.add_argument("--config", required=True, help="YAML file, e.g. configs/image-fsq-f8-4k.yaml")
+    p.add_argument("--max-steps", type=int, help="stop after this many more steps (for smoke runs)")
+    p.add_argument("--run-dir", help="override run.dir of the config")
+    p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in the run dir")
+    p.add_argument(
+        "--init-from",
+        help="without a checkpoint in the run dir, start from this exported tokenizer and its step",
+    )
+    p.set_defaults(func=train_command)
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    import tokenizers_zoo as tz
+    from tokenizers_zoo.training.evaluate import evaluate_tokenizer
+
+    tok = tz.load(args.name, weights=args.weights)
+    summary = evaluate_tokenizer(tok, args.data, args.size, args.max_items, args.bandwidth)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.training.config import load_config
+    from tokenizers_zoo.training.train import train
+
+    cfg = load_config(args.config)
+    if args.run_dir:
+        cfg.run.dir = args.run_dir
+    export = train(cfg, max_steps=args.max_steps, resume=not args.restart, init_from=args.init_from)
+    print(f"exported {cfg.name} to {export}")
+    return 0

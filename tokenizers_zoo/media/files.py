@@ -1,0 +1,124 @@
+"""Media files (bytes of a declared type) <-> the arrays tokenizers take, with size limits.
+
+``tzoo encode``/``decode`` and the service both read and write media through here: the
+decoder that runs is chosen by the declared type (``formats``), never sniffed, so bytes
+reach only the decoders their type names, and the limits are checked before anything is
+decoded in full.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+from tokenizers_zoo.errors import (
+    InvalidMediaError,
+    MalformedBodyError,
+    MediaTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from tokenizers_zoo.formats import NPY, decoder_name, guess_media_type, media_type, returned_types
+from tokenizers_zoo.media.audio import read_audio, write_wav
+from tokenizers_zoo.media.image import read_image, to_uint8, write_image
+from tokenizers_zoo.wire import read_npy, write_npy
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    max_pixels: int
+    max_audio_seconds: float
+
+
+#: For local files a person chose (``tzoo encode``): no limits.
+NO_LIMITS = MediaLimits(max_pixels=sys.maxsize, max_audio_seconds=math.inf)
+
+
+@dataclass(frozen=True)
+class Media:
+    """One item as a tokenizer takes it: uint8 ``(H, W[, C])`` pixels or float ``(C, T)``
+    samples with their rate."""
+
+    array: np.ndarray
+    sample_rate: int | None = None
+
+
+def read_media(
+    modality: str, content_type: str | None, body: bytes, limits: MediaLimits, sample_rate: int | None
+) -> Media:
+    """Parse one media file of type ``content_type``, or raw ``.npy`` pixels or samples
+    (``sample_rate`` is required for samples)."""
+    kind = media_type(content_type)
+    decoder = None if kind == NPY else decoder_name(modality, kind)
+    if not body:
+        raise InvalidMediaError("the body is empty")
+    if modality == "image":
+        if decoder is None:
+            pixels = read_npy(body)
+            if pixels.ndim >= 2 and pixels.shape[0] * pixels.shape[1] > limits.max_pixels:
+                raise MediaTooLargeError(f"image of {pixels.shape[:2]} is over {limits.max_pixels} pixels")
+            return Media(pixels)
+        return Media(_parsed(read_image, body, limits.max_pixels))
+    if modality != "audio":
+        raise UnsupportedMediaTypeError(f"no reader for {modality} media yet")
+    if decoder is None:
+        if sample_rate is None:
+            raise InvalidMediaError("raw samples in .npy need the sample_rate query parameter")
+        samples = read_npy(body)
+        samples = samples[None] if samples.ndim == 1 else samples
+        if samples.ndim != 2:
+            raise InvalidMediaError(f"audio samples must be (T,) or (C, T), got shape {samples.shape}")
+        if samples.shape[-1] > limits.max_audio_seconds * sample_rate:
+            raise MediaTooLargeError(f"audio is longer than the limit of {limits.max_audio_seconds:g} s")
+        return Media(samples, sample_rate)
+    samples, rate = _parsed(read_audio, body, decoder, limits.max_audio_seconds)
+    return Media(samples, rate)
+
+
+def _parsed(reader: Callable[..., T], *args: Any) -> T:
+    """A file reader's result; a file it cannot read is a malformed body (400), not media a
+    tokenizer refused (422). Too-large media stays 413."""
+    try:
+        return reader(*args)
+    except MediaTooLargeError:
+        raise
+    except InvalidMediaError as exc:
+        raise MalformedBodyError(str(exc)) from exc
+
+
+def media_arrays(modality: str, media: torch.Tensor) -> list[np.ndarray]:
+    """A decoded batch -> per item uint8 ``(H, W, 3)`` pixels or float32 ``(C, T)`` samples."""
+    media = media.detach().cpu()
+    if modality == "image":
+        return list(to_uint8(media).permute(0, 2, 3, 1).numpy())
+    return list(media.float().numpy())
+
+
+def render_media(modality: str, array: np.ndarray, kind: str, sample_rate: int | None) -> bytes:
+    """One decoded item (uint8 ``(H, W, 3)`` or float ``(C, T)``) -> a file of type ``kind``."""
+    if kind == NPY:
+        return write_npy(array)
+    if modality == "image":
+        return write_image(array, decoder_name("image", kind))
+    if sample_rate is None:
+        raise InvalidMediaError("these tokens carry no sample_rate, which a WAV file needs")
+    return write_wav(array, sample_rate)
+
+
+def output_type(modality: str, path: str | Path) -> str:
+    """The media type a decoded file is written as, by its name (``x.wav``, ``x.npy``)."""
+    kind = guess_media_type(path)
+    if kind not in returned_types(modality):
+        raise UnsupportedMediaTypeError(
+            f"{path}: {modality} tokenizers decode to {', '.join(returned_types(modality))} "
+            f"(by the file's extension), not {kind or 'an unknown type'}"
+        )
+    return kind
