@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -99,14 +100,48 @@ def usage_metrics(indices: Tensor, codebook_size: int) -> dict[str, Tensor]:
     return {"perplexity": entropy.exp(), "usage": (counts > 0).float().mean()}
 
 
+@dataclass(frozen=True)
+class QuantizerSpec:
+    """What a quantizer's ids are, without its weights: enough to size a vocabulary.
+
+    ``num_codebooks`` is the length of the trailing index axis (1: no trailing axis);
+    ``scales`` is empty unless the ids are a multi-scale (VAR) sequence, then it lists
+    the scales coarse to fine, as ``TokenizerInfo.scales`` does.
+    """
+
+    codebook_size: int
+    num_codebooks: int = 1
+    scales: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "codebook_size", int(self.codebook_size))
+        object.__setattr__(self, "num_codebooks", int(self.num_codebooks))
+        object.__setattr__(self, "scales", tuple(int(s) for s in self.scales))
+
+    @property
+    def vocab_size(self) -> tuple[int, ...]:
+        """One entry per codebook, as ``TokenizerInfo.vocab_size``."""
+        return (self.codebook_size,) * self.num_codebooks
+
+
 class Quantizer(nn.Module, ABC):
     """Channel-last quantizer: ``forward(x[..., dim]) -> QuantizerOutput``.
 
     ``num_codebooks`` is the length of the trailing index axis (1 means the ids have
     the input's leading shape, with no trailing axis).
+
+    ``tokenizers_zoo.quantizers.build_quantizer(name, dim, **options)`` builds any
+    quantizer registered with ``@register_quantizer(name)`` beside its class, and
+    ``describe_quantizer`` says what it would report without building it (from
+    ``spec_from_arguments``).
     """
 
     dim: int
+    #: Scales of multi-scale (VAR) ids, coarse to fine; empty for one id per position.
+    scales: tuple[int, ...] = ()
+    #: The quantizer class that this one's ``**kwargs`` are handed to (every RVQ stage
+    #: is a ``VectorQuantizer``), so the factory accepts that class's options too.
+    forwards_kwargs_to: ClassVar[type[Quantizer] | None] = None
 
     @property
     @abstractmethod
@@ -116,6 +151,21 @@ class Quantizer(nn.Module, ABC):
     @property
     def num_codebooks(self) -> int:
         return 1
+
+    @property
+    def spec(self) -> QuantizerSpec:
+        """What this module's ids are; ``describe_quantizer`` gives the same from options."""
+        return QuantizerSpec(self.codebook_size, self.num_codebooks, tuple(self.scales))
+
+    @classmethod
+    def spec_from_arguments(cls, arguments: Mapping[str, Any]) -> QuantizerSpec:
+        """The ``spec`` an instance built with ``arguments`` (every constructor argument
+        by name, defaults filled in) will have, computed without building it: a registry
+        describes a tokenizer without allocating its model. The default reads a single
+        codebook of ``codebook_size``; quantizers whose ids differ override it."""
+        if "codebook_size" not in arguments:
+            raise NotImplementedError(f"{cls.__name__} must override spec_from_arguments")
+        return QuantizerSpec(arguments["codebook_size"])
 
     @abstractmethod
     def forward(self, x: Tensor) -> QuantizerOutput: ...

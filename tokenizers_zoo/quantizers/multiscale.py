@@ -8,7 +8,8 @@ by a small convolution phi, then subtracted. Tokens of scale k depend only on sc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -20,11 +21,13 @@ from tokenizers_zoo.kernels import lookup_codes, nearest_code
 from tokenizers_zoo.quantizers.base import (
     Quantizer,
     QuantizerOutput,
+    QuantizerSpec,
     check_indices,
     full_precision,
     straight_through,
     usage_metrics,
 )
+from tokenizers_zoo.quantizers.factory import register_quantizer
 
 VAR_SCALES = (1, 2, 3, 4, 5, 6, 8, 10, 13, 16)
 
@@ -43,6 +46,14 @@ class Phi(nn.Module):
         return (1 - self.ratio) * h + self.ratio * refined
 
 
+def checked_scales(scales: Sequence[int]) -> list[int]:
+    scales = [int(s) for s in scales]
+    if not scales or scales != sorted(set(scales)) or scales[0] < 1:
+        raise ValueError(f"scales must be increasing positive integers, got {scales}")
+    return scales
+
+
+@register_quantizer("msvq")
 class MultiScaleResidualVQ(Quantizer):
     """Input ``(B, H, W, dim)``; indices ``(B, L)``: every scale's ids flattened
     row-major and concatenated coarse to fine (L = 680 for VAR's scales at 16x16).
@@ -66,9 +77,7 @@ class MultiScaleResidualVQ(Quantizer):
         use_cosine_sim: bool = False,
     ) -> None:
         super().__init__()
-        scales = [int(s) for s in scales]
-        if not scales or scales != sorted(set(scales)) or scales[0] < 1:
-            raise ValueError(f"scales must be increasing positive integers, got {scales}")
+        scales = checked_scales(scales)
         self.dim = dim
         self.scales = scales
         self._codebook_size = codebook_size
@@ -85,6 +94,10 @@ class MultiScaleResidualVQ(Quantizer):
     @property
     def codebook_size(self) -> int:
         return self._codebook_size
+
+    @classmethod
+    def spec_from_arguments(cls, arguments: Mapping[str, Any]) -> QuantizerSpec:
+        return QuantizerSpec(arguments["codebook_size"], scales=tuple(checked_scales(arguments["scales"])))
 
     def scale_sizes(self, height: int, width: int) -> list[tuple[int, int]]:
         return scale_sizes(self.scales, height, width)
