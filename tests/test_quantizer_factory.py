@@ -1,10 +1,11 @@
-"""The quantizer factory: one calling convention and static descriptions."""
+"""The quantizer factory: one calling convention, static descriptions, the grid hooks."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from tokenizers_zoo.errors import InvalidTokensError
 from tokenizers_zoo.quantizers import (
     BSQ,
     FSQ,
@@ -105,3 +106,23 @@ def test_unknown_names_and_options_are_value_errors_naming_them() -> None:
 def test_a_quantizer_registers_beside_its_class() -> None:
     with pytest.raises(ValueError, match="taken by FSQ"):
         register_quantizer("fsq")(LFQ)
+
+
+def test_grid_hooks_default_to_one_id_per_position() -> None:
+    torch.manual_seed(0)
+    vq = build_quantizer("vq", DIM, codebook_size=16).eval()
+    ids = torch.randint(0, 16, (2, 3, 5))
+    assert torch.equal(vq.indices_to_grid_codes(ids, (3, 5)), vq.indices_to_codes(ids))
+    assert vq.grid_for_token_shape((3, 5)) == (3, 5)
+    rvq = build_quantizer("rvq", DIM, num_quantizers=2, codebook_size=4)
+    assert rvq.grid_for_token_shape((3, 5, 2)) == (3, 5)
+
+
+def test_multiscale_grid_hooks_size_the_flat_ids() -> None:
+    torch.manual_seed(0)
+    ms = build_quantizer("msvq", 4, codebook_size=8, scales=[1, 2, 4]).eval()
+    out = ms(torch.randn(2, 3, 5, 4))
+    assert torch.equal(ms.indices_to_grid_codes(out.indices, (3, 5)), out.quantized)
+    assert ms.grid_for_token_shape((1 + 4 + 16,)) == (4, 4)
+    with pytest.raises(InvalidTokensError, match="no square grid"):
+        ms.grid_for_token_shape((20,))

@@ -174,6 +174,22 @@ class Quantizer(nn.Module, ABC):
     def indices_to_codes(self, indices: Tensor) -> Tensor:
         """The quantized vectors (fp32, ``(..., dim)``) that ``forward`` returns for these ids."""
 
+    # Tokenizers of 2-D feature maps call the two hooks below instead of asking which
+    # quantizer they hold: most ids are one per position (with a trailing codebook axis
+    # or not), so the grid is their leading axes, but multi-scale ids are one flat
+    # coarse-to-fine sequence per item whose length alone does not say the grid.
+    def indices_to_grid_codes(self, indices: Tensor, grid: tuple[int, int]) -> Tensor:
+        """Codes ``(B, h, w, dim)`` for the ids of ``B`` feature maps of ``grid = (h, w)``.
+
+        ``grid`` is what the ids alone may not say; ids laid out one per position ignore
+        it (the default: ``indices_to_codes(indices)``)."""
+        return self.indices_to_codes(indices)
+
+    def grid_for_token_shape(self, token_shape: tuple[int, ...]) -> tuple[int, int]:
+        """The ``(h, w)`` feature map whose ids per item have ``token_shape``, for bare ids
+        that come without a size. One id per position: the leading two axes."""
+        return (int(token_shape[0]), int(token_shape[1]))
+
     def check_input(self, x: Tensor) -> None:
         if not x.is_floating_point():
             raise ValueError(f"{type(self).__name__} expects a float tensor, got {x.dtype}")

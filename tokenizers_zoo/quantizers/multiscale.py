@@ -174,3 +174,15 @@ class MultiScaleResidualVQ(Quantizer):
                 h = self._contribution(k, lookup_codes(idx, codebook), full_size)
                 f_hat = h if f_hat is None else f_hat + h
             return f_hat.permute(0, 2, 3, 1)
+
+    def indices_to_grid_codes(self, indices: Tensor, grid: tuple[int, int]) -> Tensor:
+        """The flat ids do not say the map size, so the grid sizes every scale."""
+        return self.indices_to_codes(indices, size=grid)
+
+    def grid_for_token_shape(self, token_shape: tuple[int, ...]) -> tuple[int, int]:
+        """Bare ids ``(L,)`` say only their count: the square map with that many tokens."""
+        side = self.scales[-1]
+        for grid in range(1, 4 * side + 1):
+            if self.num_tokens(grid, grid) == token_shape[0]:
+                return (grid, grid)
+        raise InvalidTokensError(f"{token_shape[0]} multi-scale tokens match no square grid")
