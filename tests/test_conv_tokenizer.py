@@ -10,6 +10,8 @@ import torch
 from PIL import Image
 
 import tokenizers_zoo as tz
+from tokenizers_zoo.quantizers import quantizer_names
+from tokenizers_zoo.tokenizers import conv
 from tokenizers_zoo.tokenizers.conv import ConvImageTokenizer, ConvTokenizerConfig
 
 FIXTURE = Path(__file__).parent / "fixtures" / "chelsea_121x93.png"
@@ -22,14 +24,14 @@ BOTTLENECKS = {
     "bsq": ({"codebook_size": 16}, 4),
     "simvq": ({"codebook_size": 32}, 4),
     "msvq": ({"codebook_size": 32, "scales": [1, 2, 4]}, 4),
+    "grouped": ({"codebook_size": 8, "groups": 2}, 4),
     "kl": ({}, 3),
 }
 
 
-def tiny(bottleneck: str) -> ConvImageTokenizer:
-    torch.manual_seed(0)
+def tiny_config(bottleneck: str) -> ConvTokenizerConfig:
     args, channels = BOTTLENECKS[bottleneck]
-    config = ConvTokenizerConfig(
+    return ConvTokenizerConfig(
         bottleneck=bottleneck,
         bottleneck_args=args,
         latent_channels=channels,
@@ -39,7 +41,11 @@ def tiny(bottleneck: str) -> ConvImageTokenizer:
         mid_attention=True,
         norm_groups=4,
     )
-    return ConvImageTokenizer(config, name=f"tiny-{bottleneck}").eval()
+
+
+def tiny(bottleneck: str) -> ConvImageTokenizer:
+    torch.manual_seed(0)
+    return ConvImageTokenizer(tiny_config(bottleneck), name=f"tiny-{bottleneck}").eval()
 
 
 @pytest.mark.parametrize("bottleneck", list(BOTTLENECKS))
@@ -72,6 +78,27 @@ def test_info_describes_the_model() -> None:
     assert tiny("kl").info.latent_dim == 3 and tiny("kl").info.kind == "continuous"
     ms = tiny("msvq").info
     assert ms.scales == (1, 2, 4) and ms.token_shape((16, 16)) == (1 + 4 + 16,)
+    assert tiny("grouped").info.token_shape((16, 16)) == (4, 4, 2)
+
+
+def test_every_factory_quantizer_is_a_bottleneck() -> None:
+    assert set(conv.BOTTLENECKS) == set(conv.bottlenecks()) == {*quantizer_names(), "kl"} == set(BOTTLENECKS)
+
+
+@pytest.mark.parametrize("bottleneck", list(BOTTLENECKS))
+def test_describe_gives_the_info_without_building(bottleneck: str) -> None:
+    config = tiny_config(bottleneck)
+    assert ConvImageTokenizer.describe(config, f"tiny-{bottleneck}") == tiny(bottleneck).info
+    default = ConvImageTokenizer()
+    assert ConvImageTokenizer.describe(default.config, default.name) == default.info
+
+
+def test_misspelt_bottleneck_options_name_the_option() -> None:
+    config = ConvTokenizerConfig(bottleneck="vq", bottleneck_args={"codebook_sise": 8})
+    with pytest.raises(ValueError, match="takes no option codebook_sise"):
+        ConvImageTokenizer.describe(config, "x")
+    with pytest.raises(ValueError, match="takes no option codebook_sise"):
+        ConvImageTokenizer(config)
 
 
 @pytest.mark.parametrize("bottleneck", ["fsq", "vq", "msvq", "kl"])

@@ -2,11 +2,19 @@
 
 Every quantizer returns ``QuantizerOutput(quantized, indices, loss, metrics)`` and
 offers ``indices_to_codes(indices)`` (exactly the ``quantized`` of ``forward`` in
-eval) and ``codebook_size``.
+eval) and ``codebook_size``. ``build_quantizer(name, dim, **options)`` builds any of
+them by name (``quantizer_names()``), and ``describe_quantizer`` gives the
+``QuantizerSpec`` it would report without building it.
 """
 
-from tokenizers_zoo.quantizers.base import Quantizer, QuantizerOutput
+from tokenizers_zoo.quantizers.base import Quantizer, QuantizerOutput, QuantizerSpec
 from tokenizers_zoo.quantizers.convert import from_vector_quantize_pytorch
+from tokenizers_zoo.quantizers.factory import (
+    build_quantizer,
+    describe_quantizer,
+    quantizer_names,
+    register_quantizer,
+)
 from tokenizers_zoo.quantizers.fsq import FSQ
 from tokenizers_zoo.quantizers.grouped import GroupedVQ
 from tokenizers_zoo.quantizers.lfq import BSQ, LFQ
@@ -23,9 +31,14 @@ __all__ = [
     "MultiScaleResidualVQ",
     "Quantizer",
     "QuantizerOutput",
+    "QuantizerSpec",
     "ResidualVQ",
     "SimVQ",
     "VAR_SCALES",
     "VectorQuantizer",
+    "build_quantizer",
+    "describe_quantizer",
     "from_vector_quantize_pytorch",
+    "quantizer_names",
+    "register_quantizer",
 ]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -99,14 +100,48 @@ def usage_metrics(indices: Tensor, codebook_size: int) -> dict[str, Tensor]:
     return {"perplexity": entropy.exp(), "usage": (counts > 0).float().mean()}
 
 
+@dataclass(frozen=True)
+class QuantizerSpec:
+    """What a quantizer's ids are, without its weights: enough to size a vocabulary.
+
+    ``num_codebooks`` is the length of the trailing index axis (1: no trailing axis);
+    ``scales`` is empty unless the ids are a multi-scale (VAR) sequence, then it lists
+    the scales coarse to fine, as ``TokenizerInfo.scales`` does.
+    """
+
+    codebook_size: int
+    num_codebooks: int = 1
+    scales: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "codebook_size", int(self.codebook_size))
+        object.__setattr__(self, "num_codebooks", int(self.num_codebooks))
+        object.__setattr__(self, "scales", tuple(int(s) for s in self.scales))
+
+    @property
+    def vocab_size(self) -> tuple[int, ...]:
+        """One entry per codebook, as ``TokenizerInfo.vocab_size``."""
+        return (self.codebook_size,) * self.num_codebooks
+
+
 class Quantizer(nn.Module, ABC):
     """Channel-last quantizer: ``forward(x[..., dim]) -> QuantizerOutput``.
 
     ``num_codebooks`` is the length of the trailing index axis (1 means the ids have
     the input's leading shape, with no trailing axis).
+
+    ``tokenizers_zoo.quantizers.build_quantizer(name, dim, **options)`` builds any
+    quantizer registered with ``@register_quantizer(name)`` beside its class, and
+    ``describe_quantizer`` says what it would report without building it (from
+    ``spec_from_arguments``).
     """
 
     dim: int
+    #: Scales of multi-scale (VAR) ids, coarse to fine; empty for one id per position.
+    scales: tuple[int, ...] = ()
+    #: The quantizer class that this one's ``**kwargs`` are handed to (every RVQ stage
+    #: is a ``VectorQuantizer``), so the factory accepts that class's options too.
+    forwards_kwargs_to: ClassVar[type[Quantizer] | None] = None
 
     @property
     @abstractmethod
@@ -117,12 +152,43 @@ class Quantizer(nn.Module, ABC):
     def num_codebooks(self) -> int:
         return 1
 
+    @property
+    def spec(self) -> QuantizerSpec:
+        """What this module's ids are; ``describe_quantizer`` gives the same from options."""
+        return QuantizerSpec(self.codebook_size, self.num_codebooks, tuple(self.scales))
+
+    @classmethod
+    def spec_from_arguments(cls, arguments: Mapping[str, Any]) -> QuantizerSpec:
+        """The ``spec`` an instance built with ``arguments`` (every constructor argument
+        by name, defaults filled in) will have, computed without building it: a registry
+        describes a tokenizer without allocating its model. The default reads a single
+        codebook of ``codebook_size``; quantizers whose ids differ override it."""
+        if "codebook_size" not in arguments:
+            raise NotImplementedError(f"{cls.__name__} must override spec_from_arguments")
+        return QuantizerSpec(arguments["codebook_size"])
+
     @abstractmethod
     def forward(self, x: Tensor) -> QuantizerOutput: ...
 
     @abstractmethod
     def indices_to_codes(self, indices: Tensor) -> Tensor:
         """The quantized vectors (fp32, ``(..., dim)``) that ``forward`` returns for these ids."""
+
+    # Tokenizers of 2-D feature maps call the two hooks below instead of asking which
+    # quantizer they hold: most ids are one per position (with a trailing codebook axis
+    # or not), so the grid is their leading axes, but multi-scale ids are one flat
+    # coarse-to-fine sequence per item whose length alone does not say the grid.
+    def indices_to_grid_codes(self, indices: Tensor, grid: tuple[int, int]) -> Tensor:
+        """Codes ``(B, h, w, dim)`` for the ids of ``B`` feature maps of ``grid = (h, w)``.
+
+        ``grid`` is what the ids alone may not say; ids laid out one per position ignore
+        it (the default: ``indices_to_codes(indices)``)."""
+        return self.indices_to_codes(indices)
+
+    def grid_for_token_shape(self, token_shape: tuple[int, ...]) -> tuple[int, int]:
+        """The ``(h, w)`` feature map whose ids per item have ``token_shape``, for bare ids
+        that come without a size. One id per position: the leading two axes."""
+        return (int(token_shape[0]), int(token_shape[1]))
 
     def check_input(self, x: Tensor) -> None:
         if not x.is_floating_point():

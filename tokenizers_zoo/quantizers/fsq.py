@@ -10,7 +10,8 @@ the paper) is the one LFQ uses, with each channel softly assigned to its levels.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -19,6 +20,7 @@ from tokenizers_zoo.kernels.scalar import FSQVariant, fsq_constants, fsq_quantiz
 from tokenizers_zoo.quantizers.base import (
     Quantizer,
     QuantizerOutput,
+    QuantizerSpec,
     check_indices,
     full_precision,
     make_projection,
@@ -26,10 +28,12 @@ from tokenizers_zoo.quantizers.base import (
     usage_metrics,
 )
 from tokenizers_zoo.quantizers.entropy import factorised_entropy_terms
+from tokenizers_zoo.quantizers.factory import register_quantizer
 
 _USAGE_METRICS_MAX_CODES = 1 << 20
 
 
+@register_quantizer("fsq")
 class FSQ(Quantizer):
     """``levels`` per channel; index = mixed radix with channel 0 least significant.
 
@@ -78,6 +82,10 @@ class FSQ(Quantizer):
     @property
     def codebook_size(self) -> int:
         return math.prod(self.levels)
+
+    @classmethod
+    def spec_from_arguments(cls, arguments: Mapping[str, Any]) -> QuantizerSpec:
+        return QuantizerSpec(math.prod(int(level) for level in arguments["levels"]))
 
     def bound(self, z: Tensor) -> Tensor:
         return torch.tanh(z + self._shift) * self._half_l - self._offset

@@ -6,18 +6,23 @@ large effective vocabularies stay cheap to search.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from tokenizers_zoo.errors import InvalidTokensError
-from tokenizers_zoo.quantizers.base import Quantizer, QuantizerOutput, check_indices
+from tokenizers_zoo.quantizers.base import Quantizer, QuantizerOutput, QuantizerSpec, check_indices
+from tokenizers_zoo.quantizers.factory import register_quantizer
 from tokenizers_zoo.quantizers.vq import VectorQuantizer
 
 
+@register_quantizer("grouped")
 class GroupedVQ(Quantizer):
     """Indices are ``(..., groups)``, group order following channel order."""
+
+    forwards_kwargs_to = VectorQuantizer
 
     def __init__(self, dim: int, codebook_size: int, groups: int, **vq_kwargs: Any) -> None:
         super().__init__()
@@ -36,6 +41,10 @@ class GroupedVQ(Quantizer):
     @property
     def num_codebooks(self) -> int:
         return self.groups
+
+    @classmethod
+    def spec_from_arguments(cls, arguments: Mapping[str, Any]) -> QuantizerSpec:
+        return QuantizerSpec(arguments["codebook_size"], arguments["groups"])
 
     def forward(self, x: Tensor) -> QuantizerOutput:
         self.check_input(x)

@@ -8,6 +8,8 @@ codebook entropy) keeps bits confident and the codebook used.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -17,12 +19,14 @@ from tokenizers_zoo.kernels.scalar import BitOrder, bit_weights, lfq_quantize
 from tokenizers_zoo.quantizers.base import (
     Quantizer,
     QuantizerOutput,
+    QuantizerSpec,
     check_indices,
     full_precision,
     make_projection,
     straight_through,
 )
 from tokenizers_zoo.quantizers.entropy import factorised_entropy_terms
+from tokenizers_zoo.quantizers.factory import register_quantizer
 
 
 def entropy_terms(logits: Tensor, group_bits: int) -> tuple[Tensor, Tensor]:
@@ -34,6 +38,20 @@ def entropy_terms(logits: Tensor, group_bits: int) -> tuple[Tensor, Tensor]:
     return factorised_entropy_terms(bits, 2**group_bits)
 
 
+def codebook_bits(dim: int | None, codebook_size: int | None) -> int:
+    """Bits per id: ``log2(codebook_size)``, with ``codebook_size = 2 ** dim`` when not
+    given; ``ValueError`` unless that is a power of two >= 2."""
+    if codebook_size is None:
+        if dim is None:
+            raise ValueError("give dim or codebook_size")
+        codebook_size = 2**dim
+    bits = int(math.log2(codebook_size)) if codebook_size > 0 else -1
+    if bits < 1 or 2**bits != codebook_size:
+        raise ValueError(f"codebook_size must be a power of two >= 2, got {codebook_size}")
+    return bits
+
+
+@register_quantizer("lfq")
 class LFQ(Quantizer):
     """Sign quantization; index = sum 2^i [z_i > 0] with channel 0 least significant.
 
@@ -59,16 +77,10 @@ class LFQ(Quantizer):
         projection_bias: bool = True,
     ) -> None:
         super().__init__()
-        if codebook_size is None:
-            if dim is None:
-                raise ValueError("give dim or codebook_size")
-            codebook_size = 2**dim
-        bits = int(math.log2(codebook_size)) if codebook_size > 0 else -1
-        if bits < 1 or 2**bits != codebook_size:
-            raise ValueError(f"codebook_size must be a power of two >= 2, got {codebook_size}")
+        bits = codebook_bits(dim, codebook_size)
         self.codebook_dim = bits
         self.dim = dim or bits
-        self._codebook_size = codebook_size
+        self._codebook_size = 2**bits
         self.entropy_loss_weight = entropy_loss_weight
         self.diversity_gamma = diversity_gamma
         self.commitment_weight = commitment_weight
@@ -83,6 +95,10 @@ class LFQ(Quantizer):
     @property
     def codebook_size(self) -> int:
         return self._codebook_size
+
+    @classmethod
+    def spec_from_arguments(cls, arguments: Mapping[str, Any]) -> QuantizerSpec:
+        return QuantizerSpec(2 ** codebook_bits(arguments["dim"], arguments["codebook_size"]))
 
     @property
     def code_value(self) -> float:
@@ -123,6 +139,7 @@ class LFQ(Quantizer):
             return self.project_out(codes)
 
 
+@register_quantizer("bsq")
 class BSQ(LFQ):
     """Binary spherical quantization: project to the unit sphere, then ``sign / sqrt(d)``.
 

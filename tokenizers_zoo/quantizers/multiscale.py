@@ -8,7 +8,8 @@ by a small convolution phi, then subtracted. Tokens of scale k depend only on sc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -20,11 +21,13 @@ from tokenizers_zoo.kernels import lookup_codes, nearest_code
 from tokenizers_zoo.quantizers.base import (
     Quantizer,
     QuantizerOutput,
+    QuantizerSpec,
     check_indices,
     full_precision,
     straight_through,
     usage_metrics,
 )
+from tokenizers_zoo.quantizers.factory import register_quantizer
 
 VAR_SCALES = (1, 2, 3, 4, 5, 6, 8, 10, 13, 16)
 
@@ -43,6 +46,14 @@ class Phi(nn.Module):
         return (1 - self.ratio) * h + self.ratio * refined
 
 
+def checked_scales(scales: Sequence[int]) -> list[int]:
+    scales = [int(s) for s in scales]
+    if not scales or scales != sorted(set(scales)) or scales[0] < 1:
+        raise ValueError(f"scales must be increasing positive integers, got {scales}")
+    return scales
+
+
+@register_quantizer("msvq")
 class MultiScaleResidualVQ(Quantizer):
     """Input ``(B, H, W, dim)``; indices ``(B, L)``: every scale's ids flattened
     row-major and concatenated coarse to fine (L = 680 for VAR's scales at 16x16).
@@ -66,9 +77,7 @@ class MultiScaleResidualVQ(Quantizer):
         use_cosine_sim: bool = False,
     ) -> None:
         super().__init__()
-        scales = [int(s) for s in scales]
-        if not scales or scales != sorted(set(scales)) or scales[0] < 1:
-            raise ValueError(f"scales must be increasing positive integers, got {scales}")
+        scales = checked_scales(scales)
         self.dim = dim
         self.scales = scales
         self._codebook_size = codebook_size
@@ -85,6 +94,10 @@ class MultiScaleResidualVQ(Quantizer):
     @property
     def codebook_size(self) -> int:
         return self._codebook_size
+
+    @classmethod
+    def spec_from_arguments(cls, arguments: Mapping[str, Any]) -> QuantizerSpec:
+        return QuantizerSpec(arguments["codebook_size"], scales=tuple(checked_scales(arguments["scales"])))
 
     def scale_sizes(self, height: int, width: int) -> list[tuple[int, int]]:
         return scale_sizes(self.scales, height, width)
@@ -161,3 +174,15 @@ class MultiScaleResidualVQ(Quantizer):
                 h = self._contribution(k, lookup_codes(idx, codebook), full_size)
                 f_hat = h if f_hat is None else f_hat + h
             return f_hat.permute(0, 2, 3, 1)
+
+    def indices_to_grid_codes(self, indices: Tensor, grid: tuple[int, int]) -> Tensor:
+        """The flat ids do not say the map size, so the grid sizes every scale."""
+        return self.indices_to_codes(indices, size=grid)
+
+    def grid_for_token_shape(self, token_shape: tuple[int, ...]) -> tuple[int, int]:
+        """Bare ids ``(L,)`` say only their count: the square map with that many tokens."""
+        side = self.scales[-1]
+        for grid in range(1, 4 * side + 1):
+            if self.num_tokens(grid, grid) == token_shape[0]:
+                return (grid, grid)
+        raise InvalidTokensError(f"{token_shape[0]} multi-scale tokens match no square grid")

@@ -7,6 +7,7 @@ prefix so any depth decodes well.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -17,15 +18,18 @@ from tokenizers_zoo.kernels import rvq_encode, select_backend
 from tokenizers_zoo.quantizers.base import (
     Quantizer,
     QuantizerOutput,
+    QuantizerSpec,
     check_indices,
     full_precision,
     make_projection,
     straight_through,
 )
 from tokenizers_zoo.quantizers.distributed import broadcast_
+from tokenizers_zoo.quantizers.factory import register_quantizer
 from tokenizers_zoo.quantizers.vq import VectorQuantizer
 
 
+@register_quantizer("rvq")
 class ResidualVQ(Quantizer):
     """``num_quantizers`` VQ stages on a shared (optionally projected) residual.
 
@@ -34,6 +38,8 @@ class ResidualVQ(Quantizer):
     ``num_quantizers`` argument of ``forward``) or drawn by quantizer dropout.
     Dropped stages are left out rather than padded with -1, so every id is valid.
     """
+
+    forwards_kwargs_to = VectorQuantizer
 
     def __init__(
         self,
@@ -68,6 +74,10 @@ class ResidualVQ(Quantizer):
     @property
     def num_codebooks(self) -> int:
         return len(self.layers)
+
+    @classmethod
+    def spec_from_arguments(cls, arguments: Mapping[str, Any]) -> QuantizerSpec:
+        return QuantizerSpec(arguments["codebook_size"], arguments["num_quantizers"])
 
     def _stages_to_run(self, num_quantizers: int | None, device: torch.device) -> int:
         total = len(self.layers)

@@ -18,9 +18,11 @@ from tokenizers_zoo.quantizers.base import (
     full_precision,
     usage_metrics,
 )
+from tokenizers_zoo.quantizers.factory import register_quantizer
 from tokenizers_zoo.quantizers.vq import quantize_to_codebook
 
 
+@register_quantizer("simvq")
 class SimVQ(Quantizer):
     def __init__(
         self,

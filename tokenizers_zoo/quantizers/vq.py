@@ -26,6 +26,7 @@ from tokenizers_zoo.quantizers.distributed import (
     first_rank_with_data,
     rank,
 )
+from tokenizers_zoo.quantizers.factory import register_quantizer
 from tokenizers_zoo.quantizers.kmeans import kmeans
 
 
@@ -70,6 +71,7 @@ def quantize_to_codebook(
     return output, indices, loss, target
 
 
+@register_quantizer("vq")
 class VectorQuantizer(Quantizer):
     """Nearest-neighbour quantizer with an EMA or a learned codebook.
 

@@ -13,37 +13,27 @@ from typing import Any
 
 from torch import Tensor
 
-from tokenizers_zoo.errors import InvalidTokensError
 from tokenizers_zoo.info import TokenizerInfo
 from tokenizers_zoo.models import Decoder, DiagonalGaussian, Encoder
-from tokenizers_zoo.quantizers import (
-    BSQ,
-    FSQ,
-    LFQ,
-    MultiScaleResidualVQ,
-    Quantizer,
-    ResidualVQ,
-    SimVQ,
-    VectorQuantizer,
-)
+from tokenizers_zoo.quantizers import build_quantizer, describe_quantizer, quantizer_names
 from tokenizers_zoo.tokenizers.image import ImageTokenizer
 
-_QUANTIZERS = {
-    "vq": VectorQuantizer,
-    "rvq": ResidualVQ,
-    "fsq": FSQ,
-    "lfq": LFQ,
-    "bsq": BSQ,
-    "msvq": MultiScaleResidualVQ,
-    "simvq": SimVQ,
-}
-BOTTLENECKS = (*_QUANTIZERS, "kl")
+
+def bottlenecks() -> tuple[str, ...]:
+    """What ``ConvTokenizerConfig.bottleneck`` may name: every quantizer the factory
+    builds (``tokenizers_zoo.quantizers.quantizer_names()``) and ``"kl"``."""
+    return (*quantizer_names(), "kl")
+
+
+#: The bottlenecks of the built-in quantizers; ``bottlenecks()`` includes any added later.
+BOTTLENECKS = bottlenecks()
 
 
 @dataclass(frozen=True)
 class ConvTokenizerConfig:
-    """``bottleneck_args`` go to the quantizer's constructor after ``dim``
-    (e.g. ``{"levels": [7, 5, 5, 5, 5]}`` for FSQ, ``{"codebook_size": 4096}`` for VQ)."""
+    """``bottleneck_args`` are the options of ``build_quantizer(bottleneck, latent_channels,
+    **bottleneck_args)`` (e.g. ``{"levels": [7, 5, 5, 5, 5]}`` for FSQ,
+    ``{"codebook_size": 4096}`` for VQ)."""
 
     bottleneck: str = "fsq"
     bottleneck_args: dict[str, Any] = field(default_factory=lambda: {"levels": [7, 5, 5, 5, 5]})
@@ -56,24 +46,18 @@ class ConvTokenizerConfig:
     description: str = ""
 
 
-def build_quantizer(kind: str, dim: int, args: dict[str, Any]) -> Quantizer:
-    if kind not in _QUANTIZERS:
-        raise ValueError(f"bottleneck must be one of {BOTTLENECKS}, got {kind!r}")
-    cls = _QUANTIZERS[kind]
-    if cls is FSQ:
-        return FSQ(dim=dim, **args)
-    if cls in (LFQ, BSQ):
-        return cls(dim=dim, **args)
-    return cls(dim, **args)
+def downsample_factor(config: ConvTokenizerConfig) -> int:
+    return 2 ** (len(config.channel_mult) - 1)
 
 
 class ConvImageTokenizer(ImageTokenizer):
     Config = ConvTokenizerConfig
 
     def __init__(self, config: ConvTokenizerConfig = ConvTokenizerConfig(), name: str | None = None) -> None:
-        if config.bottleneck not in BOTTLENECKS:
-            raise ValueError(f"bottleneck must be one of {BOTTLENECKS}, got {config.bottleneck!r}")
-        super().__init__(config, name or f"image-{config.bottleneck}-f{2 ** (len(config.channel_mult) - 1)}")
+        name = name or f"image-{config.bottleneck}-f{downsample_factor(config)}"
+        info = self.describe(config, name)  # checks the bottleneck and its options first
+        super().__init__(config, name)
+        self._info = info
         continuous = config.bottleneck == "kl"
         arch = dict(
             channels=config.channels,
@@ -90,23 +74,27 @@ class ConvImageTokenizer(ImageTokenizer):
             self.quantizer = None
         else:
             self.gaussian = None
-            self.quantizer = build_quantizer(config.bottleneck, c, dict(config.bottleneck_args))
-        self._info = self._make_info()
+            self.quantizer = build_quantizer(config.bottleneck, c, **config.bottleneck_args)
+
+    @classmethod
+    def describe(cls, config: ConvTokenizerConfig, name: str) -> TokenizerInfo:
+        """The ``info`` of ``cls(config, name)``, from the config alone (no model built)."""
+        if config.bottleneck not in bottlenecks():
+            raise ValueError(f"bottleneck must be one of {bottlenecks()}, got {config.bottleneck!r}")
+        common = dict(
+            name=name,
+            modality="image",
+            spatial_factor=downsample_factor(config),
+            description=config.description,
+        )
+        if config.bottleneck == "kl":
+            return TokenizerInfo(kind="continuous", latent_dim=config.latent_channels, **common)
+        spec = describe_quantizer(config.bottleneck, config.latent_channels, **config.bottleneck_args)
+        return TokenizerInfo(kind="discrete", vocab_size=spec.vocab_size, scales=spec.scales, **common)
 
     @property
     def downsample(self) -> int:
-        return 2 ** (len(self.config.channel_mult) - 1)
-
-    def _make_info(self) -> TokenizerInfo:
-        f = self.downsample
-        common = dict(name=self.name, modality="image", spatial_factor=f, description=self.config.description)
-        if self.quantizer is None:
-            return TokenizerInfo(kind="continuous", latent_dim=self.config.latent_channels, **common)
-        q = self.quantizer
-        scales = tuple(q.scales) if isinstance(q, MultiScaleResidualVQ) else ()
-        return TokenizerInfo(
-            kind="discrete", vocab_size=(q.codebook_size,) * q.num_codebooks, scales=scales, **common
-        )
+        return downsample_factor(self.config)
 
     @property
     def info(self) -> TokenizerInfo:
@@ -134,18 +122,12 @@ class ConvImageTokenizer(ImageTokenizer):
         grid = tuple(math.ceil(s / self.downsample) for s in original_size)
         if self.quantizer is None:
             z = data.float()
-        elif isinstance(self.quantizer, MultiScaleResidualVQ):
-            z = self.quantizer.indices_to_codes(data, size=grid)
         else:
-            z = self.quantizer.indices_to_codes(data)
+            z = self.quantizer.indices_to_grid_codes(data, grid)
         images = self.decoder(z.permute(0, 3, 1, 2).to(self.dtype)).float().clamp(-1, 1)
         return self.crop(images, original_size)
 
     def size_from_token_shape(self, token_shape: tuple[int, ...]) -> tuple[int, ...]:
-        if not isinstance(self.quantizer, MultiScaleResidualVQ):
+        if self.quantizer is None:
             return super().size_from_token_shape(token_shape)
-        side = self.quantizer.scales[-1]  # bare multi-scale ids: the square grid they come from
-        for grid in range(1, 4 * side + 1):
-            if self.quantizer.num_tokens(grid, grid) == token_shape[0]:
-                return (grid * self.downsample, grid * self.downsample)
-        raise InvalidTokensError(f"{token_shape[0]} multi-scale tokens match no square grid")
+        return tuple(g * self.downsample for g in self.quantizer.grid_for_token_shape(token_shape))
