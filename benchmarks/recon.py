@@ -32,7 +32,7 @@ from tokenizers_zoo.benchmarks.rfid import sha256_of
 from tokenizers_zoo.benchmarks.token_stats import CodebookCounter, item_cost
 from tokenizers_zoo.errors import InvalidMediaError
 from tokenizers_zoo.tokenizer import CONFIG_FILE, WEIGHTS_FILE, Tokenizer, check_device
-from tokenizers_zoo.tokenizers.multirate import MultiRateAudioTokenizer
+from tokenizers_zoo.tokenizers.audio.multirate import MultiRateAudioTokenizer
 
 PACKAGES = (
     "tokenizers-zoo",

@@ -20,7 +20,7 @@ import torch
 
 import tokenizers_zoo as tz
 from tokenizers_zoo.metrics import pesq_score, stoi_score
-from tokenizers_zoo.tokenizers.codec import NeuralAudioCodec
+from tokenizers_zoo.tokenizers.audio.codec import NeuralAudioCodec
 from tokenizers_zoo.training.audio_data import eval_clips
 from tokenizers_zoo.training.evaluate import evaluate_audio
 

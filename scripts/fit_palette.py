@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from tokenizers_zoo.quantizers.kmeans import kmeans
-from tokenizers_zoo.tokenizers.palette import PaletteConfig, PaletteTokenizer
+from tokenizers_zoo.tokenizers.image.palette import PaletteConfig, PaletteTokenizer
 from tokenizers_zoo.training.data import image_files, load_rgb
 
 

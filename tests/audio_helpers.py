@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from tokenizers_zoo.tokenizers.codec import CodecConfig, NeuralAudioCodec
+from tokenizers_zoo.tokenizers.audio.codec import CodecConfig, NeuralAudioCodec
 
 # 4 samples per frame at 16 kHz: 4000 frames/s, 4-bit codebooks -> 16 kbps per codebook.
 TINY_CODEC = dict(

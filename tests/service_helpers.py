@@ -17,7 +17,7 @@ from fastapi import FastAPI
 import tokenizers_zoo as tz
 from tokenizers_zoo.media import write_image, write_wav
 from tokenizers_zoo.service.local import free_port
-from tokenizers_zoo.tokenizers.patch import PatchConfig, PatchTokenizer
+from tokenizers_zoo.tokenizers.image.patch import PatchConfig, PatchTokenizer
 
 
 def image_name() -> str:

@@ -11,7 +11,7 @@ from audio_helpers import TINY_CODEC, speechlike, tiny_codec
 import tokenizers_zoo as tz
 from tokenizers_zoo.errors import InvalidMediaError, InvalidTokensError
 from tokenizers_zoo.models.seanet import SEANetDecoder, SEANetEncoder
-from tokenizers_zoo.tokenizers.codec import CodecConfig, NeuralAudioCodec
+from tokenizers_zoo.tokenizers.audio.codec import CodecConfig, NeuralAudioCodec
 
 
 @pytest.mark.parametrize("causal", [True, False])

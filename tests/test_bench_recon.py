@@ -426,7 +426,7 @@ def test_lpips_from_a_local_weights_file(tmp_path, empty_hub, capsys) -> None:  
 
 def test_audio_sweep_gives_one_run_per_bandwidth(tmp_path, capsys) -> None:  # noqa: ANN001
     from tokenizers_zoo.media.audio import write_wav
-    from tokenizers_zoo.tokenizers.codec import CodecConfig, NeuralAudioCodec
+    from tokenizers_zoo.tokenizers.audio.codec import CodecConfig, NeuralAudioCodec
 
     config = CodecConfig(
         channels=4, ratios=(2, 2), dilations=(1,), latent_dim=8, num_quantizers=4, codebook_size=16,
@@ -526,7 +526,7 @@ def test_video_run_with_a_frame_wise_tokenizer(tmp_path, capsys) -> None:  # noq
 
 
 def test_ctrl_c_leaves_the_partial_results_written(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
-    from tokenizers_zoo.tokenizers.patch import PatchTokenizer
+    from tokenizers_zoo.tokenizers.image.patch import PatchTokenizer
 
     _write_images(tmp_path / "data", 4)
     calls = []
@@ -567,7 +567,7 @@ def test_ctrl_c_leaves_the_partial_results_written(tmp_path, monkeypatch, capsys
 )
 def test_user_errors_exit_2_with_one_line(tmp_path, empty_hub, capsys, argv, message) -> None:  # noqa: ANN001
     import tokenizers_zoo as tz
-    from tokenizers_zoo.tokenizers.palette import PaletteTokenizer
+    from tokenizers_zoo.tokenizers.image.palette import PaletteTokenizer
 
     tz.register(
         "test-no-weights", PaletteTokenizer, {"num_colors": 4}, modality="image", kind="discrete",

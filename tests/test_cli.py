@@ -93,12 +93,12 @@ def test_closed_stdout_ends_quietly(tmp_path) -> None:  # noqa: ANN001
 
 
 def test_other_broken_pipes_are_still_reported(monkeypatch, capsys) -> None:  # noqa: ANN001
-    import tokenizers_zoo.cli as cli
+    from tokenizers_zoo.cli import catalog
 
     def fails(args) -> int:  # noqa: ANN001
         raise BrokenPipeError("a socket, not stdout")
 
-    monkeypatch.setattr(cli, "_cmd_list", fails)
+    monkeypatch.setattr(catalog, "list_command", fails)
     assert main(["list"]) == 1
     assert "internal error: BrokenPipeError: a socket, not stdout" in capsys.readouterr().err
 

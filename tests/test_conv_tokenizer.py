@@ -11,8 +11,8 @@ from PIL import Image
 
 import tokenizers_zoo as tz
 from tokenizers_zoo.quantizers import quantizer_names
-from tokenizers_zoo.tokenizers import conv
-from tokenizers_zoo.tokenizers.conv import ConvImageTokenizer, ConvTokenizerConfig
+from tokenizers_zoo.tokenizers.image import conv
+from tokenizers_zoo.tokenizers.image.conv import ConvImageTokenizer, ConvTokenizerConfig
 
 FIXTURE = Path(__file__).parent / "fixtures" / "chelsea_121x93.png"
 

@@ -17,8 +17,8 @@ from encodec import EncodecModel
 from encodec.model import ROOT_URL
 
 import tokenizers_zoo as tz
-from tokenizers_zoo.tokenizers import encodec_weights
-from tokenizers_zoo.tokenizers.encodec_codec import (
+from tokenizers_zoo.tokenizers.audio import encodec_weights
+from tokenizers_zoo.tokenizers.audio.encodec_codec import (
     Encodec24Config,
     Encodec24kTokenizer,
     Encodec48kTokenizer,

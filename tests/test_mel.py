@@ -8,7 +8,7 @@ import math
 import torch
 
 import tokenizers_zoo as tz
-from tokenizers_zoo.tokenizers.mel import MelConfig, MelTokenizer
+from tokenizers_zoo.tokenizers.audio.mel import MelConfig, MelTokenizer
 
 
 def harmonic(samples: int = 16000, rate: int = 16000) -> torch.Tensor:

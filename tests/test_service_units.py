@@ -20,7 +20,7 @@ from tokenizers_zoo.service.engine import ServedTokenizer
 from tokenizers_zoo.service.metrics import ServiceMetrics
 from tokenizers_zoo.service.negotiation import negotiate
 from tokenizers_zoo.service.settings import ServiceSettings, SettingsError
-from tokenizers_zoo.tokenizers.patch import PatchConfig, PatchTokenizer
+from tokenizers_zoo.tokenizers.image.patch import PatchConfig, PatchTokenizer
 from tokenizers_zoo.wire import EncodedTokens, load_tokens, read_npy, save_tokens, write_npy
 
 

@@ -29,33 +29,42 @@ from tokenizers_zoo.info import TokenizerInfo
 
 if TYPE_CHECKING:
     from tokenizers_zoo import media, quantizers
-    from tokenizers_zoo.registry import (
+    from tokenizers_zoo.tokenizers import (
+        AudioTokenizer,
+        ImageTokenizer,
         RegistryEntry,
+        Tokenizer,
         default_tokenizer,
+        default_tokenizers,
         get_entry,
+        is_checkpoint,
         list_tokenizers,
         load,
         register,
     )
-    from tokenizers_zoo.tokenizer import Tokenizer
-    from tokenizers_zoo.tokenizers import AudioTokenizer, ImageTokenizer
     from tokenizers_zoo.tokens import Tokens
 
 __version__ = "0.1.0"
 
-#: Public names that need torch, and the module each lives in.
+#: Public names that need torch, and the module each lives in. Every registry function and
+#: ``Tokenizer`` come from ``tokenizers_zoo.tokenizers``, which imports the built-in
+#: tokenizers first, so ``tz.load``, ``tz.list_tokenizers`` and ``tz.Tokenizer.from_pretrained``
+#: see them in a fresh process.
+_ZOO = "tokenizers_zoo.tokenizers"
 _LAZY = {
     "media": "tokenizers_zoo.media",
     "quantizers": "tokenizers_zoo.quantizers",
-    "RegistryEntry": "tokenizers_zoo.registry",
-    "default_tokenizer": "tokenizers_zoo.registry",
-    "get_entry": "tokenizers_zoo.registry",
-    "list_tokenizers": "tokenizers_zoo.registry",
-    "load": "tokenizers_zoo.registry",
-    "register": "tokenizers_zoo.registry",
-    "Tokenizer": "tokenizers_zoo.tokenizer",
-    "AudioTokenizer": "tokenizers_zoo.tokenizers",
-    "ImageTokenizer": "tokenizers_zoo.tokenizers",
+    "RegistryEntry": _ZOO,
+    "default_tokenizer": _ZOO,
+    "default_tokenizers": _ZOO,
+    "get_entry": _ZOO,
+    "is_checkpoint": _ZOO,
+    "list_tokenizers": _ZOO,
+    "load": _ZOO,
+    "register": _ZOO,
+    "Tokenizer": _ZOO,
+    "AudioTokenizer": _ZOO,
+    "ImageTokenizer": _ZOO,
     "Tokens": "tokenizers_zoo.tokens",
 }
 
@@ -90,7 +99,9 @@ __all__ = [
     "UnknownTokenizerError",
     "WeightsNotFoundError",
     "default_tokenizer",
+    "default_tokenizers",
     "get_entry",
+    "is_checkpoint",
     "list_tokenizers",
     "load",
     "media",

@@ -1,22 +1,29 @@
 """Named tokenizers: ``tz.load("name")`` builds one from its registered config and weights.
 
-As in timm and open_clip, an entry pairs an architecture with its settings and
-where its weights come from; ``load`` is the one entry point. Nothing here reaches
-the network: weights are files shipped in the package or given by the caller.
+As in timm and open_clip, an entry pairs an architecture with its settings and where
+its weights come from, and each module registers its entries beside the class they
+build (``tokenizers/image/conv.py`` registers ``image-fsq-f8-4k``); ``load`` is the one
+entry point. Imports go from the tokenizers to this module, never back: the package
+facade (``import tokenizers_zoo as tz``) imports the built-in tokenizers before it hands
+out these functions. An entry describes itself without being built (``entry.info``, from
+the architecture's ``describe``), so listing the zoo costs no model construction.
+Nothing here reaches the network: weights are files shipped in the package or given by
+the caller.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from tokenizers_zoo.errors import UnknownTokenizerError, WeightsNotFoundError
-from tokenizers_zoo.info import KINDS, MODALITIES
+from tokenizers_zoo.errors import CheckpointError, UnknownTokenizerError, WeightsNotFoundError
+from tokenizers_zoo.info import KINDS, MODALITIES, TokenizerInfo
 from tokenizers_zoo.tokenizer import (
     CONFIG_FILE,
     WEIGHTS_FILE,
@@ -33,13 +40,12 @@ class RegistryEntry:
     """``weights`` is a checkpoint directory or safetensors file (relative paths are
     inside the installed package); ``None`` means the architecture needs none, or
     that the caller must supply them. ``config=None`` takes the architecture's settings
-    from the checkpoint's ``config.json``, so a shipped checkpoint describes itself."""
+    from the checkpoint's ``config.json``, so a shipped checkpoint describes itself.
+    ``description`` is the one sentence ``tzoo list``, ``info`` and the service show."""
 
     name: str
     architecture: type[Tokenizer]
-    modality: str
-    kind: str
-    config: dict[str, Any] | None = field(default_factory=dict)
+    config: dict[str, Any] | None = None
     description: str = ""
     weights: str | None = None
 
@@ -49,17 +55,34 @@ class RegistryEntry:
         path = Path(self.weights)
         return path if path.is_absolute() else PACKAGE_DIR / path
 
+    def settings(self) -> dict[str, Any]:
+        """The architecture's config: the entry's own, or its shipped checkpoint's."""
+        if self.config is not None:
+            return self.config
+        path = self.weights_path()
+        return read_checkpoint_config(path if path.is_dir() else path.parent)["config"]
+
+    @cached_property
+    def info(self) -> TokenizerInfo:
+        """What the tokenizer is, computed from its config (no model is built, unless its
+        class cannot describe itself unbuilt)."""
+        arch = self.architecture
+        described = arch.describe(arch.config_from_dict(self.settings()), self.name)
+        if described is None:
+            described = arch.from_config(self.settings(), name=self.name).info
+        return dataclasses.replace(described, description=self.description or described.description)
+
+    @property
+    def modality(self) -> str:
+        return self.info.modality
+
+    @property
+    def kind(self) -> str:
+        return self.info.kind
+
 
 _ENTRIES: dict[str, RegistryEntry] = {}
 _DEFAULTS: dict[tuple[str, str], str] = {}
-
-
-def _with_builtins() -> dict[str, RegistryEntry]:
-    """The entries, built-in tokenizers included: they register when their package is
-    imported, which ``import tokenizers_zoo`` no longer does eagerly (it stays torch-free),
-    so every lookup makes sure of it first."""
-    importlib.import_module("tokenizers_zoo.tokenizers")
-    return _ENTRIES
 
 
 def register(
@@ -67,30 +90,38 @@ def register(
     architecture: type[Tokenizer],
     config: dict[str, Any] | None = None,
     *,
-    modality: str,
-    kind: str,
     description: str = "",
     weights: str | None = None,
     default: bool = False,
     overwrite: bool = False,
+    modality: str | None = None,
+    kind: str | None = None,
 ) -> RegistryEntry:
-    """Add a named tokenizer; ``default=True`` makes it ``default_tokenizer(modality, kind)``."""
-    if modality not in MODALITIES:
-        raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    """Add a named tokenizer; ``default=True`` makes it ``default_tokenizer(modality, kind)``.
+
+    The architecture says what modality and kind it is (``describe``); ``modality=`` and
+    ``kind=``, when given, are checked against that."""
     if not (isinstance(architecture, type) and issubclass(architecture, Tokenizer)):
         raise TypeError(f"architecture must be a Tokenizer subclass, got {architecture!r}")
+    if modality is not None and modality not in MODALITIES:
+        raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if name in _ENTRIES and not overwrite:
         raise ValueError(f"a tokenizer named {name!r} is already registered (pass overwrite=True)")
     if config is None and weights is None:
         raise ValueError("give the architecture's config, or weights whose config.json holds it")
-    entry = RegistryEntry(
-        name, architecture, modality, kind, None if config is None else dict(config), description, weights
-    )
+    entry = RegistryEntry(name, architecture, None if config is None else dict(config), description, weights)
+    if modality is not None or kind is not None or default:
+        declared = (modality or entry.modality, kind or entry.kind)
+        if declared != (entry.modality, entry.kind):
+            raise ValueError(
+                f"{name} was registered as a {declared[1]} {declared[0]} tokenizer, but "
+                f"{architecture.__name__} with this config is a {entry.kind} {entry.modality} one"
+            )
     _ENTRIES[name] = entry
     if default:
-        _DEFAULTS[(modality, kind)] = name
+        _DEFAULTS[(entry.modality, entry.kind)] = name
     return entry
 
 
@@ -102,14 +133,14 @@ def list_tokenizers(modality: str | None = None, kind: str | None = None) -> lis
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     return sorted(
         name
-        for name, entry in _with_builtins().items()
+        for name, entry in _ENTRIES.items()
         if (modality is None or entry.modality == modality) and (kind is None or entry.kind == kind)
     )
 
 
 def get_entry(name: str) -> RegistryEntry:
     try:
-        return _with_builtins()[name]
+        return _ENTRIES[name]
     except KeyError:
         close = difflib.get_close_matches(name, list(_ENTRIES), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -122,7 +153,6 @@ def default_tokenizer(modality: str, kind: str = "discrete") -> str:
     """The name ``tzoo`` and the service use when none is given for this modality and kind."""
     if modality not in MODALITIES or kind not in KINDS:
         raise ValueError(f"modality must be one of {MODALITIES} and kind one of {KINDS}")
-    _with_builtins()
     try:
         return _DEFAULTS[(modality, kind)]
     except KeyError:
@@ -131,6 +161,16 @@ def default_tokenizer(modality: str, kind: str = "discrete") -> str:
             f"no default {kind} {modality} tokenizer is registered yet"
             + (f"; registered ones: {', '.join(others)}" if others else "")
         ) from None
+
+
+def default_tokenizers() -> dict[tuple[str, str], str]:
+    """Every default: ``(modality, kind) -> name``."""
+    return dict(_DEFAULTS)
+
+
+def is_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` is a directory ``save_pretrained`` wrote (it has a ``config.json``)."""
+    return Path(path).is_dir() and (Path(path) / CONFIG_FILE).is_file()
 
 
 def load(
@@ -150,23 +190,41 @@ def load(
     A tokenizer with parameters and no weights raises ``WeightsNotFoundError``
     naming the file it expected.
     """
-    if Path(name).is_dir() and (Path(name) / CONFIG_FILE).is_file() and name not in _with_builtins():
+    if is_checkpoint(name) and name not in _ENTRIES:
         return Tokenizer.from_pretrained(name, device=device, dtype=dtype)
     device = check_device(device)
     entry = get_entry(name)
     if entry.config is None:
         weights_file = _resolve_weights(entry, weights)
-        checkpoint = weights_file.parent
-        config = read_checkpoint_config(checkpoint)["config"]
-        model = entry.architecture.from_config(config, name=entry.name)
+        config = read_checkpoint_config(weights_file.parent)["config"]
+        model = entry.architecture.from_config(config, name=entry.name, description=entry.description)
+        _check_same_tokenizer(entry, model.info, weights_file.parent)
         if pretrained:
             model.load_weights(weights_file)
     else:
-        model = entry.architecture.from_config(entry.config, name=entry.name)
+        model = entry.architecture.from_config(entry.config, name=entry.name, description=entry.description)
         if pretrained and len(model.state_dict()) > 0:
             own = model.locate_weights(Path(weights) if weights is not None else entry.weights_path())
             model.load_weights(own or _resolve_weights(entry, weights))
     return model.to(device=device, dtype=dtype).eval()
+
+
+def _check_same_tokenizer(entry: RegistryEntry, built: TokenizerInfo, checkpoint: Path) -> None:
+    """A checkpoint of the same architecture but another kind of tokenizer (continuous weights
+    given to a discrete entry) would give tokens labelled with a name that cannot decode them."""
+    expected, got = entry.info, built
+    if (got.modality, got.kind, got.vocab_size, got.latent_dim) != (
+        expected.modality,
+        expected.kind,
+        expected.vocab_size,
+        expected.latent_dim,
+    ):
+        shape = f"{len(got.vocab_size)} codebook(s) of {max(got.vocab_size)}" if got.vocab_size else None
+        raise CheckpointError(
+            f"{checkpoint} holds a {got.kind} {got.modality} tokenizer "
+            f"({shape or f'{got.latent_dim} latent channels'}), not one like {entry.name}; "
+            f"load it by its directory (tz.load({str(checkpoint)!r})) or give the matching name"
+        )
 
 
 def _resolve_weights(entry: RegistryEntry, weights: str | Path | None) -> Path:

@@ -47,6 +47,12 @@ class Tokenizer(nn.Module, ABC):
     instance, saved in ``config.json``. ``options`` names the keyword arguments
     ``encode`` accepts (for example ``bandwidth``); they are recorded in
     ``Tokens.extras`` and handed to ``decode_tensor``.
+
+    ``describe(config, name)`` says what a tokenizer built from ``config`` is (its
+    ``TokenizerInfo``) without building it, so the registry, ``tzoo list`` and the
+    service's listings never construct a model or import an optional library to show
+    its vocabulary. ``info`` is that description, with the ``description`` sentence of
+    the registry entry (or checkpoint) the tokenizer was loaded from.
     """
 
     Config: ClassVar[type]
@@ -61,13 +67,29 @@ class Tokenizer(nn.Module, ABC):
         super().__init__()
         self.config = config
         self.name = name or type(self).__name__
+        self.description = ""
+        self._described: TokenizerInfo | None = None
         # Parameter-free tokenizers still follow .to(device, dtype) through this buffer.
         self.register_buffer("_anchor", torch.empty(0), persistent=False)
 
     # -- what subclasses provide -------------------------------------------------
+    @classmethod
+    def describe(cls, config: Any, name: str) -> TokenizerInfo | None:
+        """The ``TokenizerInfo`` of ``cls(config, name)``, from the config alone. ``None``
+        (this default) says the class cannot tell without being built: then it must
+        override ``info``, and the registry builds it (without weights) to describe it."""
+        return None
+
     @property
-    @abstractmethod
-    def info(self) -> TokenizerInfo: ...
+    def info(self) -> TokenizerInfo:
+        if self._described is None:
+            described = type(self).describe(self.config, self.name)
+            if described is None:
+                raise NotImplementedError(f"{type(self).__name__} must override describe() or info")
+            self._described = dataclasses.replace(
+                described, description=self.description or described.description
+            )
+        return self._described
 
     @abstractmethod
     def prepare(self, media: Any, sample_rate: int | None) -> tuple[Tensor, tuple[int, ...], int | None]:
@@ -214,6 +236,7 @@ class Tokenizer(nn.Module, ABC):
             "format": CHECKPOINT_FORMAT,
             "architecture": type(self).__name__,
             "name": self.name,
+            "description": self.description,
             "config": dataclasses.asdict(self.config),
         }
         if training:
@@ -240,16 +263,31 @@ class Tokenizer(nn.Module, ABC):
             )
         if cls is not Tokenizer and not issubclass(arch, cls):
             raise CheckpointError(f"{directory} holds a {arch.__name__}, not a {cls.__name__}")
-        model = arch.from_config(meta["config"], name=meta.get("name"))
+        model = arch.from_config(
+            meta["config"], name=meta.get("name"), description=checkpoint_description(meta)
+        )
         model.load_weights(directory / WEIGHTS_FILE)
         return model.to(device=check_device(device), dtype=dtype).eval()
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], name: str | None = None) -> Tokenizer:
+    def config_from_dict(cls, config: dict[str, Any]) -> Any:
+        """``Config`` from its JSON form (``config.json``'s ``config``)."""
+        known = {f.name for f in dataclasses.fields(cls.Config)}
+        # Checkpoints written before descriptions moved to the registry kept one here.
+        settings = {k: v for k, v in config.items() if k in known or k != "description"}
         try:
-            return cls(cls.Config(**config), name=name)
+            return cls.Config(**settings)
         except TypeError as exc:
             raise CheckpointError(f"config does not fit {cls.__name__}: {exc}") from exc
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], name: str | None = None, description: str = "") -> Tokenizer:
+        try:
+            model = cls(cls.config_from_dict(config), name=name)
+        except TypeError as exc:
+            raise CheckpointError(f"config does not fit {cls.__name__}: {exc}") from exc
+        model.description = description
+        return model
 
     def locate_weights(self, weights: Path | None) -> Path | None:
         """The weights file of a tokenizer that finds its own (a wrapper of another package's
@@ -335,6 +373,11 @@ def read_checkpoint_config(directory: Path) -> dict[str, Any]:
     if not isinstance(meta.get("architecture"), str) or not isinstance(meta.get("config"), dict):
         raise CheckpointError(f"{path} needs 'architecture' (string) and 'config' (object)")
     return meta
+
+
+def checkpoint_description(meta: dict[str, Any]) -> str:
+    """The description a checkpoint's ``config.json`` gives (older ones kept it in ``config``)."""
+    return str(meta.get("description") or meta["config"].get("description") or "")
 
 
 def _backend_available(device_type: str) -> bool:

@@ -76,5 +76,3 @@ def _stdout_closed() -> bool:
         return False
 
 
-if __name__ == "__main__":
-    sys.exit(main())

@@ -103,7 +103,7 @@ def evaluate_tokenizer(
     16 kHz, or 8 kHz for an 8 kHz tokenizer (PESQ is defined at those two rates only), once
     per bitrate of a multi-rate codec (one rate-distortion row each) unless ``bandwidth``
     names one. ``max_items`` (0: all) caps tiles or recordings."""
-    from tokenizers_zoo.tokenizers.multirate import MultiRateAudioTokenizer
+    from tokenizers_zoo.tokenizers.audio.multirate import MultiRateAudioTokenizer
     from tokenizers_zoo.training.audio_data import eval_clips
     from tokenizers_zoo.training.data import eval_tiles
 

@@ -29,8 +29,8 @@ from typing import Any
 
 import torch
 
-import tokenizers_zoo.tokenizers  # noqa: F401  (registers the built-in architectures)
-from tokenizers_zoo.tokenizer import ARCHITECTURES, WEIGHTS_FILE, Tokenizer, read_checkpoint_config
+from tokenizers_zoo.tokenizer import WEIGHTS_FILE, Tokenizer, read_checkpoint_config
+from tokenizers_zoo.tokenizers import ARCHITECTURES
 from tokenizers_zoo.training.config import ConfigError, TrainConfig
 from tokenizers_zoo.training.tasks import make_task
 

@@ -13,7 +13,8 @@ import torchaudio.functional as AF
 from torch import Tensor
 
 from tokenizers_zoo.info import TokenizerInfo
-from tokenizers_zoo.tokenizers.audio import AudioTokenizer
+from tokenizers_zoo.registry import register
+from tokenizers_zoo.tokenizers.audio.base import AudioTokenizer
 
 
 @dataclass(frozen=True)
@@ -35,17 +36,10 @@ class MuLawTokenizer(AudioTokenizer):
     def quantization_channels(self) -> int:
         return 2**self.config.bits
 
-    @property
-    def info(self) -> TokenizerInfo:
+    @classmethod
+    def describe(cls, config: MuLawConfig, name: str) -> TokenizerInfo:
         return TokenizerInfo(
-            name=self.name,
-            modality="audio",
-            kind="discrete",
-            vocab_size=(self.quantization_channels,),
-            temporal_factor=1,
-            sample_rate=None,
-            channels=1,
-            description=f"{self.config.bits}-bit mu-law per sample at the input rate; no weights",
+            name=name, modality="audio", kind="discrete", vocab_size=(2**config.bits,), channels=1
         )
 
     def encode_tensor(self, x: Tensor, **options: Any) -> Tensor:
@@ -53,3 +47,11 @@ class MuLawTokenizer(AudioTokenizer):
 
     def decode_tensor(self, data: Tensor, original_size: tuple[int, ...], **options: Any) -> Tensor:
         return self.trim(AF.mu_law_decoding(data, self.quantization_channels), original_size)
+
+
+register(
+    "audio-mulaw-8bit",
+    MuLawTokenizer,
+    {"bits": 8},
+    description="8-bit mu-law, one id per sample at the input rate (WaveNet); no weights",
+)

@@ -25,9 +25,10 @@ from torch import Tensor
 
 from tokenizers_zoo.errors import CheckpointError, InvalidTokensError
 from tokenizers_zoo.info import TokenizerInfo
-from tokenizers_zoo.tokenizers.causal_stream import CausalStream
-from tokenizers_zoo.tokenizers.encodec_weights import find_checkpoint
-from tokenizers_zoo.tokenizers.multirate import MultiRateAudioTokenizer
+from tokenizers_zoo.registry import register
+from tokenizers_zoo.tokenizers.audio.causal_stream import CausalStream
+from tokenizers_zoo.tokenizers.audio.encodec_weights import find_checkpoint
+from tokenizers_zoo.tokenizers.audio.multirate import MultiRateAudioTokenizer
 from tokenizers_zoo.tokens import PER_ITEM, Tokens
 
 
@@ -54,6 +55,14 @@ class EncodecTokenizer(MultiRateAudioTokenizer):
     Subclasses give the checkpoint name and how encodec builds the model."""
 
     checkpoint: ClassVar[str]
+    #: encodec's model as data, so the registry can describe it unbuilt (a test checks each
+    #: against the built model): rate, channels, samples per frame, codebooks at the highest
+    #: bandwidth, codes per codebook.
+    sample_rate: ClassVar[int]
+    audio_channels: ClassVar[int]
+    hop_length: ClassVar[int] = 320
+    max_codebooks: ClassVar[int]
+    codebook_size: ClassVar[int] = 1024
 
     def __init__(self, config: EncodecConfig, name: str | None = None) -> None:
         super().__init__(config, name)
@@ -76,20 +85,16 @@ class EncodecTokenizer(MultiRateAudioTokenizer):
     def default_bandwidth(self) -> float:
         return self.config.bandwidth
 
-    @property
-    def info(self) -> TokenizerInfo:
-        model = self.model
-        channels = "stereo" if model.channels == 2 else "mono"
+    @classmethod
+    def describe(cls, config: EncodecConfig, name: str) -> TokenizerInfo:
         return TokenizerInfo(
-            name=self.name,
+            name=name,
             modality="audio",
             kind="discrete",
-            vocab_size=(model.quantizer.bins,) * model.quantizer.n_q,
-            temporal_factor=int(model.encoder.hop_length),
-            sample_rate=model.sample_rate,
-            channels=model.channels,
-            description=f"EnCodec {model.sample_rate // 1000} kHz {channels} (Meta), "
-            f"{self.config.bandwidth:g} kbps unless bandwidth= is given",
+            vocab_size=(cls.codebook_size,) * cls.max_codebooks,
+            temporal_factor=cls.hop_length,
+            sample_rate=cls.sample_rate,
+            channels=cls.audio_channels,
         )
 
     def locate_weights(self, weights: Path | None) -> Path:
@@ -119,6 +124,9 @@ class Encodec24kTokenizer(EncodecTokenizer):
 
     Config = Encodec24Config
     checkpoint = "encodec_24khz-d7cc33bc.th"
+    sample_rate = 24000
+    audio_channels = 1
+    max_codebooks = 32
 
     def __init__(self, config: Encodec24Config = Encodec24Config(), name: str | None = None) -> None:
         super().__init__(config, name or "audio-encodec-24khz")
@@ -179,6 +187,9 @@ class Encodec48kTokenizer(EncodecTokenizer):
 
     Config = EncodecConfig
     checkpoint = "encodec_48khz-7e698e3e.th"
+    sample_rate = 48000
+    audio_channels = 2
+    max_codebooks = 16
 
     def __init__(self, config: EncodecConfig = EncodecConfig(), name: str | None = None) -> None:
         super().__init__(config, name or "audio-encodec-48khz")
@@ -233,3 +244,19 @@ class Encodec48kTokenizer(EncodecTokenizer):
             (codes, scales[:, j : j + 1].to(self.dtype)) for j, codes in enumerate(data.split(counts, dim=-1))
         ]
         return self.trim(self.model.decode(frames), original_size)
+
+
+# Meta's weights are not shipped: they are found on this machine or fetched on request
+# (encodec_weights.py). 6 kbps by default, the rate VALL-E and Bark model.
+register(
+    "audio-encodec-24khz",
+    Encodec24kTokenizer,
+    {"bandwidth": 6.0},
+    description="EnCodec 24 kHz mono (Meta), 8 x 1024 codes at 75 frames/s (6 kbps; 1.5-24 by bandwidth=)",
+)
+register(
+    "audio-encodec-48khz",
+    Encodec48kTokenizer,
+    {"bandwidth": 6.0},
+    description="EnCodec 48 kHz stereo (Meta), 4 x 1024 codes at 150 frames/s (6 kbps; 3-24 by bandwidth=)",
+)

@@ -15,7 +15,8 @@ from torch import Tensor
 
 from tokenizers_zoo.info import TokenizerInfo
 from tokenizers_zoo.kernels import lookup_codes, nearest_code
-from tokenizers_zoo.tokenizers.image import ImageTokenizer
+from tokenizers_zoo.registry import register
+from tokenizers_zoo.tokenizers.image.base import ImageTokenizer
 
 
 @dataclass(frozen=True)
@@ -32,16 +33,10 @@ class PaletteTokenizer(ImageTokenizer):
         super().__init__(config, name or f"image-palette-{config.num_colors}")
         self.register_buffer("palette", torch.zeros(config.num_colors, 3))
 
-    @property
-    def info(self) -> TokenizerInfo:
+    @classmethod
+    def describe(cls, config: PaletteConfig, name: str) -> TokenizerInfo:
         return TokenizerInfo(
-            name=self.name,
-            modality="image",
-            kind="discrete",
-            vocab_size=(self.config.num_colors,),
-            spatial_factor=1,
-            description=f"one token per pixel, nearest of a {self.config.num_colors}-colour k-means palette "
-            "fitted on photos (ImageGPT)",
+            name=name, modality="image", kind="discrete", vocab_size=(config.num_colors,), spatial_factor=1
         )
 
     def encode_tensor(self, x: Tensor, **options: Any) -> Tensor:
@@ -49,3 +44,12 @@ class PaletteTokenizer(ImageTokenizer):
 
     def decode_tensor(self, data: Tensor, original_size: tuple[int, ...], **options: Any) -> Tensor:
         return self.crop(lookup_codes(data, self.palette.float()).permute(0, 3, 1, 2), original_size)
+
+
+register(
+    "image-palette-512",
+    PaletteTokenizer,
+    {"num_colors": 512},
+    description="one token per pixel: nearest of 512 k-means colours fitted on photos (ImageGPT)",
+    weights="weights/image-palette-512",
+)

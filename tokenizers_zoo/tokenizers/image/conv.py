@@ -16,7 +16,8 @@ from torch import Tensor
 from tokenizers_zoo.info import TokenizerInfo
 from tokenizers_zoo.models import Decoder, DiagonalGaussian, Encoder
 from tokenizers_zoo.quantizers import build_quantizer, describe_quantizer, quantizer_names
-from tokenizers_zoo.tokenizers.image import ImageTokenizer
+from tokenizers_zoo.registry import register
+from tokenizers_zoo.tokenizers.image.base import ImageTokenizer
 
 
 def bottlenecks() -> tuple[str, ...]:
@@ -43,7 +44,6 @@ class ConvTokenizerConfig:
     num_res_blocks: int = 1
     mid_attention: bool = True
     norm_groups: int = 8
-    description: str = ""
 
 
 def downsample_factor(config: ConvTokenizerConfig) -> int:
@@ -55,9 +55,8 @@ class ConvImageTokenizer(ImageTokenizer):
 
     def __init__(self, config: ConvTokenizerConfig = ConvTokenizerConfig(), name: str | None = None) -> None:
         name = name or f"image-{config.bottleneck}-f{downsample_factor(config)}"
-        info = self.describe(config, name)  # checks the bottleneck and its options first
+        self.describe(config, name)  # checks the bottleneck and its options first
         super().__init__(config, name)
-        self._info = info
         continuous = config.bottleneck == "kl"
         arch = dict(
             channels=config.channels,
@@ -81,12 +80,7 @@ class ConvImageTokenizer(ImageTokenizer):
         """The ``info`` of ``cls(config, name)``, from the config alone (no model built)."""
         if config.bottleneck not in bottlenecks():
             raise ValueError(f"bottleneck must be one of {bottlenecks()}, got {config.bottleneck!r}")
-        common = dict(
-            name=name,
-            modality="image",
-            spatial_factor=downsample_factor(config),
-            description=config.description,
-        )
+        common = dict(name=name, modality="image", spatial_factor=downsample_factor(config))
         if config.bottleneck == "kl":
             return TokenizerInfo(kind="continuous", latent_dim=config.latent_channels, **common)
         spec = describe_quantizer(config.bottleneck, config.latent_channels, **config.bottleneck_args)
@@ -95,10 +89,6 @@ class ConvImageTokenizer(ImageTokenizer):
     @property
     def downsample(self) -> int:
         return downsample_factor(self.config)
-
-    @property
-    def info(self) -> TokenizerInfo:
-        return self._info
 
     # -- training ----------------------------------------------------------------
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
@@ -131,3 +121,21 @@ class ConvImageTokenizer(ImageTokenizer):
         if self.quantizer is None:
             return super().size_from_token_shape(token_shape)
         return tuple(g * self.downsample for g in self.quantizer.grid_for_token_shape(token_shape))
+
+
+# Trained with the recipe: configs/<name>.yaml (how, and what they reach: README). Their
+# architecture settings are in the shipped checkpoints' config.json.
+register(
+    "image-fsq-f8-4k",
+    ConvImageTokenizer,
+    description="f8 FSQ [7,5,5,5,5] (4375 codes), conv encoder/decoder trained on photos",
+    weights="weights/image-fsq-f8-4k",
+    default=True,
+)
+register(
+    "image-kl-f8-c16",
+    ConvImageTokenizer,
+    description="f8 diagonal-Gaussian latents, 16 channels, conv encoder/decoder trained on photos",
+    weights="weights/image-kl-f8-c16",
+    default=True,
+)

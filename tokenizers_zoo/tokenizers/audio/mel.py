@@ -17,7 +17,8 @@ import torchaudio.functional as AF
 from torch import Tensor
 
 from tokenizers_zoo.info import TokenizerInfo
-from tokenizers_zoo.tokenizers.audio import AudioTokenizer
+from tokenizers_zoo.registry import register
+from tokenizers_zoo.tokenizers.audio.base import AudioTokenizer
 
 #: Magnitudes are floored before the log (-11.5), as HiFi-GAN's mel features are.
 _FLOOR = 1e-5
@@ -65,19 +66,16 @@ class MelTokenizer(AudioTokenizer):
         self.register_buffer("unbanks", torch.linalg.pinv(banks), persistent=False)  # least squares
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
 
-    @property
-    def info(self) -> TokenizerInfo:
-        c = self.config
+    @classmethod
+    def describe(cls, config: MelConfig, name: str) -> TokenizerInfo:
         return TokenizerInfo(
-            name=self.name,
+            name=name,
             modality="audio",
             kind="continuous",
-            latent_dim=c.n_mels,
-            temporal_factor=c.hop_length,
-            sample_rate=c.sample_rate,
+            latent_dim=config.n_mels,
+            temporal_factor=config.hop_length,
+            sample_rate=config.sample_rate,
             channels=1,
-            description=f"{c.n_mels}-band log-mel, {c.sample_rate // c.hop_length} frames/s; "
-            "decode by Griffin-Lim (metallic); no weights",
         )
 
     def encode_tensor(self, x: Tensor, **options: Any) -> Tensor:
@@ -113,3 +111,13 @@ class MelTokenizer(AudioTokenizer):
             rand_init=False,
         )
         return self.trim(audio[:, None].to(self.dtype), original_size)
+
+
+for _mels in (80, 128):
+    register(
+        f"audio-mel-{_mels}",
+        MelTokenizer,
+        {"n_mels": _mels},
+        description=f"{_mels}-band log-mel, 16 kHz, 100 frames/s; Griffin-Lim decode (metallic); no weights",
+        default=_mels == 80,
+    )

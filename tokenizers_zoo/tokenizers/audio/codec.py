@@ -21,7 +21,8 @@ from tokenizers_zoo.info import TokenizerInfo
 from tokenizers_zoo.media.audio import to_audio_batch
 from tokenizers_zoo.models.seanet import SEANetDecoder, SEANetEncoder, StreamState
 from tokenizers_zoo.quantizers import ResidualVQ
-from tokenizers_zoo.tokenizers.multirate import MultiRateAudioTokenizer
+from tokenizers_zoo.registry import register
+from tokenizers_zoo.tokenizers.audio.multirate import MultiRateAudioTokenizer
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,6 @@ class CodecConfig:
     quantizer_args: dict[str, Any] = field(
         default_factory=lambda: {"kmeans_init": True, "threshold_ema_dead_code": 2.0, "decay": 0.99}
     )
-    description: str = ""
 
 
 class NeuralAudioCodec(MultiRateAudioTokenizer):
@@ -64,16 +64,6 @@ class NeuralAudioCodec(MultiRateAudioTokenizer):
         self.quantizer = ResidualVQ(
             config.latent_dim, config.num_quantizers, config.codebook_size, **dict(config.quantizer_args)
         )
-        self._info = TokenizerInfo(
-            name=self.name,
-            modality="audio",
-            kind="discrete",
-            vocab_size=(config.codebook_size,) * config.num_quantizers,
-            temporal_factor=self.hop,
-            sample_rate=config.sample_rate,
-            channels=1,
-            description=config.description,
-        )
         needed = self.codebooks_for(self.bandwidths[-1])
         if needed != config.num_quantizers:
             raise ValueError(
@@ -84,9 +74,17 @@ class NeuralAudioCodec(MultiRateAudioTokenizer):
     def hop(self) -> int:
         return math.prod(self.config.ratios)
 
-    @property
-    def info(self) -> TokenizerInfo:
-        return self._info
+    @classmethod
+    def describe(cls, config: CodecConfig, name: str) -> TokenizerInfo:
+        return TokenizerInfo(
+            name=name,
+            modality="audio",
+            kind="discrete",
+            vocab_size=(config.codebook_size,) * config.num_quantizers,
+            temporal_factor=math.prod(config.ratios),
+            sample_rate=config.sample_rate,
+            channels=1,
+        )
 
     @property
     def bandwidths(self) -> tuple[float, ...]:
@@ -199,3 +197,12 @@ class StreamDecoder(_Stream):
         return (
             self.codec.decoder.stream(z.transpose(1, 2).to(self.codec.dtype), self.state).float().clamp(-1, 1)
         )
+
+
+register(
+    "audio-rvq-16khz",
+    NeuralAudioCodec,
+    description="causal SEANet codec + residual VQ (12 x 1024), 16 kHz speech, 1.5/3/6 kbps, streams",
+    weights="weights/audio-rvq-16khz",
+    default=True,
+)

@@ -13,7 +13,8 @@ from typing import Any
 from torch import Tensor
 
 from tokenizers_zoo.info import TokenizerInfo
-from tokenizers_zoo.tokenizers.image import ImageTokenizer
+from tokenizers_zoo.registry import register
+from tokenizers_zoo.tokenizers.image.base import ImageTokenizer
 
 
 @dataclass(frozen=True)
@@ -32,16 +33,11 @@ class PatchTokenizer(ImageTokenizer):
             raise ValueError(f"patch_size must be >= 1, got {config.patch_size}")
         super().__init__(config, name or f"image-patch-p{config.patch_size}")
 
-    @property
-    def info(self) -> TokenizerInfo:
-        p = self.config.patch_size
+    @classmethod
+    def describe(cls, config: PatchConfig, name: str) -> TokenizerInfo:
+        p = config.patch_size
         return TokenizerInfo(
-            name=self.name,
-            modality="image",
-            kind="continuous",
-            latent_dim=p * p * 3,
-            spatial_factor=p,
-            description=f"raw {p}x{p} RGB patches (Fuyu); exact inverse, no weights",
+            name=name, modality="image", kind="continuous", latent_dim=p * p * 3, spatial_factor=p
         )
 
     def encode_tensor(self, x: Tensor, **options: Any) -> Tensor:
@@ -55,3 +51,12 @@ class PatchTokenizer(ImageTokenizer):
         p = self.config.patch_size
         images = data.float().reshape(b, h, w, p, p, 3).permute(0, 5, 1, 3, 2, 4)
         return self.crop(images.reshape(b, 3, h * p, w * p), original_size)
+
+
+for _size in (8, 16):
+    register(
+        f"image-patch-p{_size}",
+        PatchTokenizer,
+        {"patch_size": _size},
+        description=f"raw {_size}x{_size} RGB patches (Fuyu); exact inverse, no weights",
+    )

@@ -16,7 +16,7 @@ from typing import Any
 from torch import Tensor
 
 from tokenizers_zoo.errors import InvalidMediaError, InvalidTokensError
-from tokenizers_zoo.tokenizers.audio import AudioTokenizer
+from tokenizers_zoo.tokenizers.audio.base import AudioTokenizer
 from tokenizers_zoo.tokens import Tokens
 
 
