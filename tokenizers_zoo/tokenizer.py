@@ -67,7 +67,7 @@ class Tokenizer(nn.Module, ABC):
         super().__init__()
         self.config = config
         self.name = name or type(self).__name__
-        self.description = ""
+        self._description = ""
         self._described: TokenizerInfo | None = None
         # Parameter-free tokenizers still follow .to(device, dtype) through this buffer.
         self.register_buffer("_anchor", torch.empty(0), persistent=False)
@@ -79,6 +79,16 @@ class Tokenizer(nn.Module, ABC):
         (this default) says the class cannot tell without being built: then it must
         override ``info``, and the registry builds it (without weights) to describe it."""
         return None
+
+    @property
+    def description(self) -> str:
+        """The sentence its registry entry (or checkpoint) describes it with."""
+        return self._description
+
+    @description.setter
+    def description(self, value: str) -> None:
+        self._description = value
+        self._described = None
 
     @property
     def info(self) -> TokenizerInfo:

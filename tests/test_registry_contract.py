@@ -1,0 +1,178 @@
+"""Every registered entry keeps the registry's promises: it describes itself without being
+built, and that description is the built model's; it round-trips a tiny input; and a
+checkpoint of it loads in a fresh process with no import beyond ``tokenizers_zoo``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+import tokenizers_zoo as tz
+from tokenizers_zoo.errors import WeightsNotFoundError
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMES = tz.list_tokenizers()
+
+
+def _build(name: str) -> tz.Tokenizer:
+    """With its weights when this machine has them (EnCodec's never ship), else random."""
+    try:
+        return tz.load(name)
+    except WeightsNotFoundError:
+        return tz.load(name, pretrained=False)
+
+
+def _tiny_input(info: tz.TokenizerInfo) -> tuple[torch.Tensor, int | None]:
+    generator = torch.Generator().manual_seed(0)
+    if info.modality == "image":
+        return torch.rand(1, 3, 24, 40, generator=generator) * 2 - 1, None
+    rate = info.sample_rate or 16000
+    samples = int(0.2 * rate)
+    return 0.3 * torch.randn(1, info.channels, samples, generator=generator).clamp(-3, 3) / 3, rate
+
+
+def test_every_modality_and_kind_that_has_entries_has_a_default() -> None:
+    kinds = {(tz.get_entry(n).modality, tz.get_entry(n).kind) for n in NAMES}
+    assert kinds <= set(tz.default_tokenizers())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_static_info_is_the_built_models_and_it_round_trips(name: str) -> None:
+    entry = tz.get_entry(name)
+    tok = _build(name)
+    assert entry.info == tok.info, "describe() from the config must equal the built model's info"
+    assert (entry.modality, entry.kind) == (tok.info.modality, tok.info.kind)
+    assert entry.info.description == entry.description != ""
+
+    media, rate = _tiny_input(tok.info)
+    tokens = tok.encode(media, sample_rate=rate)
+    size = tokens.original_size
+    assert tokens.kind == entry.kind
+    assert tokens.shape[1:] == tok.token_shape_for(size, tokens.extras)
+    back = tok.decode(tokens)
+    if entry.modality == "image":
+        assert back.shape == media.shape
+    else:
+        assert back.shape[-1] == size[0] and back.shape[1] == tok.info.channels
+    assert torch.isfinite(back).all()
+
+
+def _run(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=240,
+        check=False,
+    )
+
+
+def test_a_fresh_process_loads_every_saved_tokenizer(tmp_path: Path) -> None:
+    """``save_pretrained`` in one process, ``tz.Tokenizer.from_pretrained`` and ``tz.load(DIR)``
+    in another that imports nothing but ``tokenizers_zoo``: the architectures register
+    themselves, and the reloaded tokenizers give the same ids and latents."""
+    saved = _run(
+        f"""
+        import json, sys
+        import numpy as np, torch
+        sys.path.insert(0, {str(ROOT / "tests")!r})
+        import tokenizers_zoo as tz
+        from test_registry_contract import _build, _tiny_input
+        out = {{}}
+        for name in tz.list_tokenizers():
+            tok = _build(name)
+            media, rate = _tiny_input(tok.info)
+            tok.save_pretrained("saved/" + name)
+            np.save(f"saved/{{name}}/input.npy", media.numpy())
+            np.save(f"saved/{{name}}/tokens.npy", tok.encode(media, sample_rate=rate).data.float().numpy())
+            out[name] = rate
+        print(json.dumps(out))
+        """,
+        tmp_path,
+    )
+    assert saved.returncode == 0, saved.stderr
+    rates = json.loads(saved.stdout)
+    assert sorted(rates) == NAMES
+
+    loaded = _run(
+        """
+        import json, os
+        import numpy as np, torch
+        import tokenizers_zoo as tz
+        bad = []
+        for name in sorted(os.listdir("saved")):
+            path = "saved/" + name  # not the bare name, which tz.load reads as the registry's entry
+            for tok in (tz.Tokenizer.from_pretrained(path), tz.load(path)):
+                media = torch.from_numpy(np.load(path + "/input.npy"))
+                rate = tok.info.sample_rate or (16000 if tok.info.modality == "audio" else None)
+                got = tok.encode(media, sample_rate=rate).data.float().numpy()
+                if tok.name != name or not np.array_equal(got, np.load(path + "/tokens.npy")):
+                    bad.append(name)
+        print(json.dumps(bad))
+        """,
+        tmp_path,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert json.loads(loaded.stdout) == []
+
+
+def test_tzoo_list_builds_no_model(tmp_path: Path) -> None:
+    """Every constructor fails, yet ``tzoo list`` prints every entry with its vocabulary."""
+    listed = _run(
+        """
+        import sys
+        import tokenizers_zoo.tokenizer as base
+
+        def refuse(self, *args, **kwargs):
+            raise AssertionError("tzoo list built a model")
+
+        base.Tokenizer.__init__ = refuse
+        from tokenizers_zoo.cli import main
+        code = main(["list"])
+        print("JSON", flush=True)
+        sys.exit(code or main(["list", "--json"]))
+        """,
+        tmp_path,
+    )
+    assert listed.returncode == 0, listed.stderr
+    table, as_json = listed.stdout.split("JSON\n")
+    rows = {line[2:].split()[0]: line for line in table.splitlines() if line.startswith(("*", " "))}
+    assert sorted(rows) == NAMES
+    assert "4375 codes, f8" in rows["image-fsq-f8-4k"]
+    assert "12 codebooks of 1024, hop 320" in rows["audio-rvq-16khz"]
+    assert "32 codebooks of 1024, hop 320" in rows["audio-encodec-24khz"]
+    infos = {info["name"]: info for info in json.loads(as_json)}
+    assert infos["image-kl-f8-c16"]["latent_dim"] == 16
+    assert infos["audio-mel-80"]["sample_rate"] == 16000
+
+
+def test_listing_and_the_loaded_model_describe_an_entry_alike() -> None:
+    """One place for the description: the entry's, whatever the checkpoint's config says."""
+    for name in ("image-kl-f8-c16", "image-fsq-f8-4k", "audio-rvq-16khz"):
+        assert tz.load(name).info.description == tz.get_entry(name).description
+
+
+def test_weights_of_another_kind_are_refused() -> None:
+    kl = tz.get_entry("image-kl-f8-c16").weights_path()
+    with pytest.raises(tz.CheckpointError, match="continuous image tokenizer"):
+        tz.load("image-fsq-f8-4k", weights=kl)
+
+
+def test_import_contracts_hold() -> None:
+    """The one-way layers and the torch-free SDK (pyproject's [tool.importlinter])."""
+    checked = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "check_layers.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-2000:]
+    assert "Contracts: 2 kept, 0 broken." in checked.stdout
