@@ -78,6 +78,17 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return o.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+#: After this many steps of a run, say how long the rest will take.
+ESTIMATE_AFTER = 20
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 2:
+        return f"{seconds:.0f} s"
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 class Progress:
     """One status line, redrawn in place on a terminal and printed every ``log_every`` otherwise."""
 
@@ -86,6 +97,20 @@ class Progress:
         self.total = total
         self.tty = sys.stderr.isatty()
         self.start = time.time()
+
+    def note(self, message: str) -> None:
+        """A line of its own (below the status line on a terminal)."""
+        print(("\n" if self.tty else "") + message, file=sys.stderr, flush=True)
+
+    def estimate(self, step: int) -> None:
+        """Once, after ``ESTIMATE_AFTER`` steps: how long the remaining ones will take."""
+        if step - self.first != ESTIMATE_AFTER or step >= self.total:
+            return
+        per_step = (time.time() - self.start) / ESTIMATE_AFTER
+        self.note(
+            f"{ESTIMATE_AFTER} steps took {_duration(per_step * ESTIMATE_AFTER)} ({per_step:.3g} s/step): "
+            f"about {_duration(per_step * (self.total - step))} more to step {self.total}, plus evaluations"
+        )
 
     def update(self, step: int, text: str, force: bool = False) -> None:
         done = step / max(1, self.total)
@@ -99,14 +124,56 @@ class Progress:
 
 
 def train(
-    cfg: TrainConfig, max_steps: int | None = None, resume: bool = True, init_from: str | Path | None = None
-) -> Path:
-    """Train (or resume) the tokenizer of ``cfg``; returns the exported EMA checkpoint directory.
+    cfg: TrainConfig,
+    steps: int | None = None,
+    until: int | None = None,
+    resume: bool = True,
+    init_from: str | Path | None = None,
+    max_steps: int | None = None,
+) -> Path | None:
+    """Train (or resume) the tokenizer of ``cfg``; returns the exported EMA checkpoint
+    directory, or None when there was nothing to train (then nothing is written).
 
-    ``init_from`` (a checkpoint directory exported by this loop, e.g. a shipped default)
-    starts a run without a state file from those weights and their recorded step: the
-    way to continue a run on another machine, with fresh optimiser moments."""
+    The run starts from the run dir's checkpoint (unless ``resume`` is false), else from
+    ``init_from`` (a checkpoint directory exported by this loop, e.g. a shipped default:
+    its weights and recorded step, with fresh optimiser moments; the way to continue a
+    run on another machine), else from scratch. It trains ``steps`` more steps, or up to
+    global step ``until``, or by default up to the config's ``optim.max_steps`` (which
+    also sets where the cosine ends, whatever the stop). ``max_steps`` is the old name
+    of ``steps``."""
+    if steps is None:
+        steps = max_steps
+    if steps is not None and until is not None:
+        raise ConfigError("pass steps or until, not both")
+    if (steps is not None and steps < 0) or (until is not None and until < 0):
+        raise ConfigError(f"steps and until must be >= 0, got steps={steps}, until={until}")
     run_dir = Path(cfg.run.dir)
+    state_path = run_dir / STATE_FILE
+    state = None
+    if resume and state_path.is_file():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        step, origin = int(state["step"]), "checkpoint"
+        if init_from is not None:
+            print(
+                f"ignoring --init-from: {run_dir} has a checkpoint (--restart to use {init_from})",
+                file=sys.stderr,
+            )
+    elif init_from is not None:
+        step, origin = _export_step(Path(init_from)), f"init-from {init_from}"
+    else:
+        step, origin = 0, "scratch"
+    end = step + steps if steps is not None else until if until is not None else cfg.optim.max_steps
+    if end <= step:
+        print(
+            f"run is already at step {step} >= {end}; nothing to train. Pass --steps N or --until N",
+            file=sys.stderr,
+        )
+        return None
+    print(
+        f"starting from step {step} ({origin}), training to step {end}: {end - step} steps",
+        file=sys.stderr,
+    )
+
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
     if cfg.run.threads:
@@ -125,17 +192,12 @@ def train(
     if cfg.loss.adversarial > 0:
         critic = task.make_critic().to(device).train()
         critic_opt = torch.optim.AdamW(critic.parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas))
-
-    step = 0
-    state_path = run_dir / STATE_FILE
-    if resume and state_path.is_file():
-        step = _load_state(state_path, model, ema, optimizer, critic, critic_opt)
-        print(f"resumed {cfg.name} from step {step}", file=sys.stderr)
+    if state is not None:
+        _load_state(state, model, ema, optimizer, critic, critic_opt)
     elif init_from is not None:
-        step = _init_from_export(Path(init_from), model, ema)
-        print(f"continuing {cfg.name} from {init_from} at step {step}", file=sys.stderr)
+        model.load_weights(Path(init_from) / WEIGHTS_FILE)
+        ema.load_weights(Path(init_from) / WEIGHTS_FILE)
 
-    end = cfg.optim.max_steps if max_steps is None else min(cfg.optim.max_steps, step + max_steps)
     autocast = autocast_for(device, cfg.run.autocast)
     progress = Progress(step, end)
     log = (run_dir / "log.jsonl").open("a")
@@ -166,6 +228,7 @@ def train(
                 critic_opt.step()
             _ema_update(ema, model, cfg.run.ema_decay if step >= cfg.optim.warmup_steps else 0.0)
             step += 1
+            progress.estimate(step)
 
             if step % cfg.run.log_every == 0 or step == end:
                 quality = task.train_metrics(recon, x)
@@ -185,10 +248,7 @@ def train(
                 result = task.evaluate(ema)
                 log.write(json.dumps({"step": step, "eval": result}) + "\n")
                 log.flush()
-                print(
-                    f"\neval @ {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in result.items()),
-                    file=sys.stderr,
-                )
+                progress.note(f"eval @ {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in result.items()))
     finally:
         log.close()
     return run_dir / "export"
@@ -217,8 +277,7 @@ def _save_state(path: Path, step: int, model, ema, optimizer, critic, critic_opt
     tmp.replace(path)  # never leave a half-written checkpoint behind
 
 
-def _load_state(path: Path, model, ema, optimizer, critic, critic_opt) -> int:  # noqa: ANN001
-    state = torch.load(path, map_location="cpu", weights_only=True)
+def _load_state(state: dict, model, ema, optimizer, critic, critic_opt) -> None:  # noqa: ANN001
     model.load_state_dict(state["model"])
     ema.load_state_dict(state["ema"])
     optimizer.load_state_dict(state["optimizer"])
@@ -228,11 +287,8 @@ def _load_state(path: Path, model, ema, optimizer, critic, critic_opt) -> int:  
     torch.set_rng_state(state["rng"]["torch"])
     version, _, gauss = random.getstate()
     random.setstate((version, tuple(state["rng"]["python"]), gauss))
-    return int(state["step"])
 
 
-def _init_from_export(directory: Path, model: Tokenizer, ema: Tokenizer) -> int:
-    meta = read_checkpoint_config(directory)
-    model.load_weights(directory / WEIGHTS_FILE)
-    ema.load_weights(directory / WEIGHTS_FILE)
-    return int(meta.get("training", {}).get("step", 0))
+def _export_step(directory: Path) -> int:
+    """The step an exported checkpoint records (0 for one not made by this loop)."""
+    return int(read_checkpoint_config(directory).get("training", {}).get("step", 0))
