@@ -6,14 +6,22 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from test_training import write_config
 
+import tokenizers_zoo as tz
+import tokenizers_zoo.tokenizer as tokenizer_module
+from tokenizers_zoo.training import run_dir as run_dir_module
 from tokenizers_zoo.training.config import load_config
-from tokenizers_zoo.training.train import train
+from tokenizers_zoo.training.train import STATE_FILE, train
 
 
 def export_step(export: Path) -> int:
     return json.loads((export / "config.json").read_text())["training"]["step"]
+
+
+def leftovers(run: Path) -> list[str]:
+    return sorted(p.name for p in run.iterdir() if p.name.endswith((".new", ".old", ".tmp")))
 
 
 def test_init_from_an_export_at_max_steps_trains_the_steps_asked_for(tmp_path: Path, capsys) -> None:  # noqa: ANN001
@@ -57,3 +65,78 @@ def test_the_start_says_what_will_happen_and_then_how_long(tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert "starting from step 0 (scratch), training to step 4: 4 steps" in err
     assert "2 steps took " in err and "s/step): about " in err and "more to step 4" in err
+
+
+def test_a_crash_while_writing_the_export_keeps_the_old_one_whole(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    cfg = load_config(write_config(tmp_path))
+    export = train(cfg, steps=2)
+    before = tz.load(str(export)).state_dict()
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tokenizer_module, "save_file", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        train(cfg, steps=2)  # the checkpoint at step 4 fails half-way through the export
+    monkeypatch.undo()
+    assert export_step(export) == 2  # config.json still names the weights beside it
+    after = tz.load(str(export)).state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert (tmp_path / "run" / "export.new").exists()  # the half-written one, until the next start
+    train(cfg, steps=0)
+    assert leftovers(tmp_path / "run") == []
+
+
+def test_a_crash_between_the_renames_leaves_a_whole_export(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    cfg = load_config(write_config(tmp_path))
+    export = train(cfg, steps=2)
+    renames = []
+    real_rename = run_dir_module.os.rename
+
+    def crash_on_second(src: object, dst: object) -> None:
+        renames.append(dst)
+        if len(renames) == 2:  # the old export is moved away, the new one not yet in
+            raise KeyboardInterrupt
+        real_rename(src, dst)
+
+    monkeypatch.setattr(run_dir_module.os, "rename", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, steps=2)
+    monkeypatch.undo()
+    assert not export.exists() and export_step(tmp_path / "run" / "export.old") == 2
+    train(cfg, steps=0)  # the next start puts the old export back
+    assert export_step(export) == 2
+    assert train(cfg, steps=1) == export and export_step(export) == 5
+
+
+def test_stale_temporaries_of_a_killed_run_are_removed_at_start(tmp_path: Path) -> None:
+    cfg = load_config(write_config(tmp_path))
+    train(cfg, steps=2)
+    run = tmp_path / "run"
+    (run / "train_state.pt.tmp").write_bytes(b"\0" * 1000)  # torch.save killed half-way
+    (run / "train_state.tmp").write_bytes(b"\0" * 1000)  # the same, from before the rename
+    (run / "export.new").mkdir()
+    (run / "export.new" / "model.safetensors").write_bytes(b"")
+    train(cfg, steps=1)
+    assert leftovers(run) == []
+    assert torch.load(run / STATE_FILE, weights_only=True)["step"] == 3
+
+
+def test_a_second_trainer_on_a_run_dir_is_refused_and_a_stale_lock_is_not(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    import fcntl
+
+    from tokenizers_zoo.cli import main
+
+    config = str(write_config(tmp_path))
+    lock_file = tmp_path / "run" / "train.lock"
+    lock_file.parent.mkdir()
+    lock_file.write_text("999999999\n")  # left by a killed trainer: no one holds it
+    assert main(["train-tokenizer", "--config", config, "--steps", "1"]) == 0
+    with lock_file.open("a") as held:  # the lock is free again after a run
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # now "another trainer" holds it
+        capsys.readouterr()
+        assert main(["train-tokenizer", "--config", config, "--steps", "1"]) == 2
+        err = capsys.readouterr().err
+    assert err.startswith(f"tzoo: error: run dir {tmp_path / 'run'} is in use by another trainer")
+    assert len(err.splitlines()) == 1
+    assert torch.load(tmp_path / "run" / STATE_FILE, weights_only=True)["step"] == 1

@@ -32,6 +32,7 @@ import torch
 import tokenizers_zoo.tokenizers  # noqa: F401  (registers the built-in architectures)
 from tokenizers_zoo.tokenizer import ARCHITECTURES, WEIGHTS_FILE, Tokenizer, read_checkpoint_config
 from tokenizers_zoo.training.config import ConfigError, TrainConfig
+from tokenizers_zoo.training.run_dir import locked, recover, replace_dir, write_file, write_text
 from tokenizers_zoo.training.tasks import make_task
 
 STATE_FILE = "train_state.pt"
@@ -148,6 +149,20 @@ def train(
     if (steps is not None and steps < 0) or (until is not None and until < 0):
         raise ConfigError(f"steps and until must be >= 0, got steps={steps}, until={until}")
     run_dir = Path(cfg.run.dir)
+    with locked(run_dir):  # one trainer per run dir; so the leftovers below are no one's
+        for name in recover(run_dir):
+            print(f"{run_dir}: cleaned up {name}, left by an interrupted run", file=sys.stderr)
+        return _train(cfg, run_dir, steps, until, resume, init_from)
+
+
+def _train(
+    cfg: TrainConfig,
+    run_dir: Path,
+    steps: int | None,
+    until: int | None,
+    resume: bool,
+    init_from: str | Path | None,
+) -> Path | None:
     state_path = run_dir / STATE_FILE
     state = None
     if resume and state_path.is_file():
@@ -174,8 +189,7 @@ def train(
         file=sys.stderr,
     )
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+    write_text(run_dir / "config.json", json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     device = pick_device(cfg.run.device)
@@ -240,10 +254,7 @@ def train(
                 shown = ", ".join(f"{k} {v:.2f}" for k, v in quality.items())
                 progress.update(step, f"loss {total.item():.4f} {shown}", force=True)
             if step % cfg.run.checkpoint_every == 0 or step == end:
-                _save_state(state_path, step, model, ema, optimizer, critic, critic_opt)
-                ema.save_pretrained(
-                    run_dir / "export", training={"step": step, "recipe": dataclasses.asdict(cfg)}
-                )
+                _save_checkpoint(run_dir, cfg, step, model, ema, optimizer, critic, critic_opt)
             if step % cfg.run.eval_every == 0 or step == end:
                 result = task.evaluate(ema)
                 log.write(json.dumps({"step": step, "eval": result}) + "\n")
@@ -262,7 +273,11 @@ def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> N
         e.copy_(m)  # EMA codebooks and counters follow the live model
 
 
-def _save_state(path: Path, step: int, model, ema, optimizer, critic, critic_opt) -> None:  # noqa: ANN001
+def _save_checkpoint(
+    run_dir: Path, cfg: TrainConfig, step: int, model, ema, optimizer, critic, critic_opt
+) -> None:  # noqa: ANN001
+    """``train_state.pt`` (all a resume needs), then ``export/`` (the EMA weights, loadable
+    with ``tz.load``); each is replaced whole (``run_dir.py``)."""
     state = {
         "step": step,
         "model": model.state_dict(),
@@ -272,9 +287,9 @@ def _save_state(path: Path, step: int, model, ema, optimizer, critic, critic_opt
         "critic_opt": critic_opt.state_dict() if critic_opt is not None else None,
         "rng": {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])},
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)  # never leave a half-written checkpoint behind
+    write_file(run_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))
+    training = {"step": step, "recipe": dataclasses.asdict(cfg)}
+    replace_dir(run_dir / "export", lambda tmp: ema.save_pretrained(tmp, training=training))
 
 
 def _load_state(state: dict, model, ema, optimizer, critic, critic_opt) -> None:  # noqa: ANN001
