@@ -140,3 +140,33 @@ def test_a_second_trainer_on_a_run_dir_is_refused_and_a_stale_lock_is_not(tmp_pa
     assert err.startswith(f"tzoo: error: run dir {tmp_path / 'run'} is in use by another trainer")
     assert len(err.splitlines()) == 1
     assert torch.load(tmp_path / "run" / STATE_FILE, weights_only=True)["step"] == 1
+
+
+def test_a_resumed_run_logs_each_step_once(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from tokenizers_zoo.training import train as train_module
+
+    cfg = load_config(write_config(tmp_path))  # checkpoints at 2, 4, 6; evaluations at 3, 6
+    real_update, calls = train_module._ema_update, []
+
+    def crash_in_step_6(*args: object) -> None:
+        calls.append(1)
+        if len(calls) == 6:
+            raise RuntimeError("killed")
+        real_update(*args)
+
+    monkeypatch.setattr(train_module, "_ema_update", crash_in_step_6)
+    with pytest.raises(RuntimeError, match="killed"):
+        train(cfg)  # step 5 is logged, the last checkpoint is step 4
+    monkeypatch.undo()
+    train(cfg)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "eval" not in r] == [1, 2, 3, 4, 5, 6]
+    assert [r["step"] for r in log if "eval" in r] == [3, 6]
+
+
+def test_truncating_the_log_drops_later_steps_and_a_line_cut_short(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"step": 1}\n{"step": 2, "eval": {}}\n{"step": 3}\n{"st')
+    assert run_dir_module.truncate_log(log, 2) == 2
+    assert log.read_text() == '{"step": 1}\n{"step": 2, "eval": {}}\n'
+    assert run_dir_module.truncate_log(log, 2) == 0 and leftovers(tmp_path) == []

@@ -17,6 +17,8 @@ needs), ``log.jsonl`` and ``export/`` (the EMA weights as a loadable checkpoint)
 from __future__ import annotations
 
 import fcntl
+import json
+import math
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -98,6 +100,25 @@ def replace_dir(path: Path, write: Callable[[Path], object]) -> None:
     os.rename(new, path)
     _fsync(path.parent)
     _remove(old)
+
+
+def truncate_log(path: Path, step: int) -> int:
+    """Drop the records of ``log.jsonl`` after ``step`` (and a line cut short by a kill),
+    so that a resumed run logs each step once. Returns how many lines were dropped."""
+    if not path.is_file():
+        return 0
+    lines = path.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if line.endswith("\n") and _logged_step(line) <= step]
+    if len(kept) < len(lines):
+        write_text(path, "".join(kept))
+    return len(lines) - len(kept)
+
+
+def _logged_step(line: str) -> float:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return math.inf
 
 
 def _fsync(path: Path) -> None:

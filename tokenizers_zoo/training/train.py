@@ -32,7 +32,7 @@ import torch
 import tokenizers_zoo.tokenizers  # noqa: F401  (registers the built-in architectures)
 from tokenizers_zoo.tokenizer import ARCHITECTURES, WEIGHTS_FILE, Tokenizer, read_checkpoint_config
 from tokenizers_zoo.training.config import ConfigError, TrainConfig
-from tokenizers_zoo.training.run_dir import locked, recover, replace_dir, write_file, write_text
+from tokenizers_zoo.training.run_dir import locked, recover, replace_dir, truncate_log, write_file, write_text
 from tokenizers_zoo.training.tasks import make_task
 
 STATE_FILE = "train_state.pt"
@@ -214,6 +214,9 @@ def _train(
 
     autocast = autocast_for(device, cfg.run.autocast)
     progress = Progress(step, end)
+    dropped = truncate_log(run_dir / "log.jsonl", step)  # what comes after is trained again
+    if dropped:
+        print(f"{run_dir}/log.jsonl: dropped {dropped} lines after step {step}", file=sys.stderr)
     log = (run_dir / "log.jsonl").open("a")
     loss_weights = dataclasses.asdict(cfg.loss)
     try:
