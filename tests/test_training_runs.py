@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,7 +42,7 @@ def test_init_from_an_export_at_max_steps_trains_the_steps_asked_for(tmp_path: P
     assert export_step(tmp_path / "b" / "run" / "export") == 9
     assert out == f"exported tiny-fsq to {tmp_path / 'b' / 'run' / 'export'}\n"
     assert main(["train-tokenizer", "--config", config, "--until", "10"]) == 0
-    assert "starting from step 9 (checkpoint), training to step 10: 1 steps" in capsys.readouterr().err
+    assert "starting from step 9 (checkpoint), training to step 10: 1 step" in capsys.readouterr().err
     assert export_step(tmp_path / "b" / "run" / "export") == 10
 
 
@@ -106,7 +111,7 @@ def test_a_crash_between_the_renames_leaves_a_whole_export(tmp_path: Path, monke
     assert not export.exists() and export_step(tmp_path / "run" / "export.old") == 2
     train(cfg, steps=0)  # the next start puts the old export back
     assert export_step(export) == 2
-    assert train(cfg, steps=1) == export and export_step(export) == 5
+    assert train(cfg, steps=1) == export and export_step(export) == 3  # the state stayed at step 2
 
 
 def test_stale_temporaries_of_a_killed_run_are_removed_at_start(tmp_path: Path) -> None:
@@ -170,3 +175,109 @@ def test_truncating_the_log_drops_later_steps_and_a_line_cut_short(tmp_path: Pat
     assert run_dir_module.truncate_log(log, 2) == 2
     assert log.read_text() == '{"step": 1}\n{"step": 2, "eval": {}}\n'
     assert run_dir_module.truncate_log(log, 2) == 0 and leftovers(tmp_path) == []
+
+
+@pytest.fixture
+def signal_at_step(monkeypatch):  # noqa: ANN001, ANN201
+    """``signal_at_step(signum, step)``: the trainer receives ``signum`` while it trains
+    ``step`` (0-based); without a handler of its own the test fails instead of dying."""
+    from tokenizers_zoo.training import train as train_module
+
+    def unhandled(signum: int, frame: object) -> None:
+        raise RuntimeError(f"the trainer did not handle {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, unhandled)
+
+    def arm(signum: int, at: int) -> None:
+        real_lr_at, sent = train_module.lr_at, []
+
+        def lr_at(step: int, cfg: object) -> float:
+            if step == at and not sent:
+                sent.append(signum)
+                os.kill(os.getpid(), signum)
+            return real_lr_at(step, cfg)
+
+        monkeypatch.setattr(train_module, "lr_at", lr_at)
+
+    yield arm
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_checkpoints_the_current_step_and_exits_143(tmp_path: Path, signal_at_step, capsys) -> None:  # noqa: ANN001
+    from tokenizers_zoo.cli import main
+
+    signal_at_step(signal.SIGTERM, 2)
+    config = str(write_config(tmp_path / "b"))  # checkpoints every 2 steps
+    assert main(["train-tokenizer", "--config", config]) == 143
+    err = capsys.readouterr().err
+    assert "SIGTERM: checkpointing step 3, then stopping" in err
+    assert "tzoo: stopped by SIGTERM at step 3, checkpointed" in err and "evaluating at step 3" not in err
+    assert torch.load(tmp_path / "b" / "run" / STATE_FILE, weights_only=True)["step"] == 3
+    assert export_step(tmp_path / "b" / "run" / "export") == 3
+    assert signal.getsignal(signal.SIGTERM).__name__ == "unhandled"  # put back after the run
+    train(load_config(config))  # resumes at 3: the same weights as a run that never stopped
+    train(load_config(write_config(tmp_path / "a")))
+    a = torch.load(tmp_path / "a" / "run" / STATE_FILE, weights_only=True)
+    b = torch.load(tmp_path / "b" / "run" / STATE_FILE, weights_only=True)
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+def test_a_stop_whose_checkpoint_fails_says_what_will_be_redone(
+    tmp_path: Path, signal_at_step, monkeypatch, capsys
+) -> None:  # noqa: ANN001, E501
+    from tokenizers_zoo.training import train as train_module
+    from tokenizers_zoo.training.train import TrainingInterrupted
+
+    cfg = load_config(write_config(tmp_path, run__checkpoint_every=100))
+    train(cfg, steps=2)
+
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(train_module, "_save_checkpoint", full_disk)
+    signal_at_step(signal.SIGTERM, 3)  # in step 4
+    with pytest.raises(TrainingInterrupted, match="stopped by SIGTERM at step 4: .*No space") as stopped:
+        train(cfg)
+    assert stopped.value.exit_code == 143
+    assert "last checkpoint: step 2, 2 steps will be redone" in capsys.readouterr().err
+    assert torch.load(tmp_path / "run" / STATE_FILE, weights_only=True)["step"] == 2
+
+
+def test_ctrl_c_in_a_real_process_checkpoints_and_exits_130(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path, optim__max_steps=1000, run__checkpoint_every=1000, run__eval_every=1000, run__log_every=1
+    )
+    child = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from tokenizers_zoo.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", child, "train-tokenizer", "--config", str(config)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = []
+    try:
+        for line in proc.stderr:  # wait until it has trained a few steps
+            seen.append(line)
+            if re.search(r"\] [3-9]/1000 ", line):
+                break
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    stopped = re.search(r"tzoo: stopped by SIGINT at step (\d+), checkpointed", rest)
+    assert proc.returncode == 130 and stopped, "".join(seen) + rest
+    assert torch.load(tmp_path / "run" / STATE_FILE, weights_only=True)["step"] == int(stopped[1])
+
+
+def test_progress_shows_up_between_logged_steps_and_names_evals_and_exports(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:  # noqa: ANN001, E501
+    from tokenizers_zoo.training import train as train_module
+
+    monkeypatch.setattr(train_module, "PROGRESS_EVERY_S", 0.0)
+    train(load_config(write_config(tmp_path, run__log_every=100)))
+    err = capsys.readouterr().err
+    assert [int(n) for n in re.findall(r"\] (\d)/6 ", err)] == [1, 2, 3, 4, 5, 6, 6]  # 6 also logged
+    assert "exporting step 2..." in err and "evaluating at step 3..." in err

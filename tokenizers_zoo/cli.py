@@ -171,7 +171,7 @@ def _eval_audio_tokenizer(tok: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
     from tokenizers_zoo.training.config import load_config
-    from tokenizers_zoo.training.train import train
+    from tokenizers_zoo.training.train import TrainingInterrupted, train
 
     cfg = load_config(args.config)
     if args.run_dir:
@@ -180,7 +180,11 @@ def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
     if args.max_steps is not None:
         print("tzoo: --max-steps is deprecated; it now means --steps (N more steps)", file=sys.stderr)
         steps = args.max_steps
-    export = train(cfg, steps=steps, until=args.until, resume=not args.restart, init_from=args.init_from)
+    try:
+        export = train(cfg, steps=steps, until=args.until, resume=not args.restart, init_from=args.init_from)
+    except TrainingInterrupted as exc:
+        print(f"tzoo: {exc}", file=sys.stderr)
+        return exc.exit_code
     if export is not None:
         print(f"exported {cfg.name} to {export}")
     return 0

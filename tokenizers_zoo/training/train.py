@@ -12,7 +12,9 @@ task's (``tasks.py``): crops and L1/L2/LPIPS with a PatchGAN for images, segment
 mel/STFT losses with a multi-scale STFT critic for audio.
 
 Resuming reloads model, EMA, optimisers, critic and RNG state; batches are a function
-of (seed, step), so a resumed run continues exactly as if it had not stopped.
+of (seed, step), so a resumed run continues exactly as if it had not stopped. SIGINT
+or SIGTERM checkpoints the current step before the loop stops; ``run_dir.py`` keeps
+the run directory's files whole through crashes, and one trainer per directory.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import dataclasses
 import json
 import math
 import random
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -83,6 +87,10 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 ESTIMATE_AFTER = 20
 
 
+def _steps(n: int) -> str:
+    return f"{n} step" if n == 1 else f"{n} steps"
+
+
 def _duration(seconds: float) -> str:
     minutes = round(seconds / 60)
     if minutes < 2:
@@ -90,18 +98,32 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
+#: Without a terminal, print the status line at least this often (seconds).
+PROGRESS_EVERY_S = 5.0
+
+
 class Progress:
-    """One status line, redrawn in place on a terminal and printed every ``log_every`` otherwise."""
+    """One status line: redrawn in place on a terminal, else printed at each logged step
+    and at least every ``PROGRESS_EVERY_S``; what runs between steps (an export, an
+    evaluation) is shown as it starts."""
 
     def __init__(self, first: int, total: int) -> None:
         self.first = first
         self.total = total
         self.tty = sys.stderr.isatty()
-        self.start = time.time()
+        self.start = self.shown = time.time()
+        self.step, self.text = first, ""
 
     def note(self, message: str) -> None:
         """A line of its own (below the status line on a terminal)."""
         print(("\n" if self.tty else "") + message, file=sys.stderr, flush=True)
+
+    def activity(self, message: str) -> None:
+        """What the trainer is doing now, until the next update (a terminal's status line)."""
+        if self.tty:
+            print(f"\r{self._line()} | {message}\x1b[K", end="", file=sys.stderr, flush=True)
+        else:
+            print(message, file=sys.stderr, flush=True)
 
     def estimate(self, step: int) -> None:
         """Once, after ``ESTIMATE_AFTER`` steps: how long the remaining ones will take."""
@@ -113,15 +135,67 @@ class Progress:
             f"about {_duration(per_step * (self.total - step))} more to step {self.total}, plus evaluations"
         )
 
-    def update(self, step: int, text: str, force: bool = False) -> None:
-        done = step / max(1, self.total)
+    def update(self, step: int, text: str | None = None, force: bool = False) -> None:
+        self.step, self.text = step, self.text if text is None else text
+        now = time.time()
+        if force or now - self.shown >= (0.2 if self.tty else PROGRESS_EVERY_S):
+            self.shown = now
+            print(
+                ("\r" if self.tty else "") + self._line(),
+                end="\x1b[K" if self.tty else "\n",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _line(self) -> str:
+        done = self.step / max(1, self.total)
         bar = "#" * int(30 * done) + "-" * (30 - int(30 * done))
-        rate = (step - self.first) / max(1e-9, time.time() - self.start)
-        line = f"[{bar}] {step}/{self.total} {text}"
-        if self.tty:
-            print("\r" + line, end="", file=sys.stderr, flush=True)
-        elif force:
-            print(line + f" ({rate:.2f} steps/s this run)", file=sys.stderr, flush=True)
+        rate = (self.step - self.first) / max(1e-9, time.time() - self.start)
+        left = (
+            f", {_duration((self.total - self.step) / rate)} left"
+            if rate > 0 and self.step < self.total
+            else ""
+        )
+        return f"[{bar}] {self.step}/{self.total} {self.text} ({rate:.2f} steps/s this run{left})"
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped training; ``exit_code`` is what a shell reports (128 + the signal)."""
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class _StopOnSignal:
+    """While training: the first SIGINT or SIGTERM asks the loop to checkpoint and stop
+    after the current step; a second stops at once. A signal the process was started
+    ignoring (a background job's SIGINT) stays ignored."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(signum) is not signal.SIG_IGN:
+                    self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signum is not None:
+            raise TrainingInterrupted(signum, f"stopped at once by a second {signal.Signals(signum).name}")
+        self.signum = signum  # no print here: it could land inside one of the loop's prints
 
 
 def train(
@@ -149,10 +223,10 @@ def train(
     if (steps is not None and steps < 0) or (until is not None and until < 0):
         raise ConfigError(f"steps and until must be >= 0, got steps={steps}, until={until}")
     run_dir = Path(cfg.run.dir)
-    with locked(run_dir):  # one trainer per run dir; so the leftovers below are no one's
+    with locked(run_dir), _StopOnSignal() as stop:  # one trainer per run dir: leftovers are no one's
         for name in recover(run_dir):
             print(f"{run_dir}: cleaned up {name}, left by an interrupted run", file=sys.stderr)
-        return _train(cfg, run_dir, steps, until, resume, init_from)
+        return _train(cfg, run_dir, steps, until, resume, init_from, stop)
 
 
 def _train(
@@ -162,6 +236,7 @@ def _train(
     until: int | None,
     resume: bool,
     init_from: str | Path | None,
+    stop: _StopOnSignal,
 ) -> Path | None:
     state_path = run_dir / STATE_FILE
     state = None
@@ -185,7 +260,7 @@ def _train(
         )
         return None
     print(
-        f"starting from step {step} ({origin}), training to step {end}: {end - step} steps",
+        f"starting from step {step} ({origin}), training to step {end}: {_steps(end - step)}",
         file=sys.stderr,
     )
 
@@ -219,8 +294,9 @@ def _train(
         print(f"{run_dir}/log.jsonl: dropped {dropped} lines after step {step}", file=sys.stderr)
     log = (run_dir / "log.jsonl").open("a")
     loss_weights = dataclasses.asdict(cfg.loss)
+    first = saved = step  # saved: where a resume would start (the checkpoint, init-from export or 0)
     try:
-        while step < end:
+        while step < end and stop.signum is None:
             x = task.batch(step).to(device)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg)
@@ -245,6 +321,7 @@ def _train(
                 critic_opt.step()
             _ema_update(ema, model, cfg.run.ema_decay if step >= cfg.optim.warmup_steps else 0.0)
             step += 1
+            progress.update(step)
             progress.estimate(step)
 
             if step % cfg.run.log_every == 0 or step == end:
@@ -256,15 +333,33 @@ def _train(
                 log.flush()
                 shown = ", ".join(f"{k} {v:.2f}" for k, v in quality.items())
                 progress.update(step, f"loss {total.item():.4f} {shown}", force=True)
-            if step % cfg.run.checkpoint_every == 0 or step == end:
+            if stop.signum is not None:
+                progress.note(
+                    f"{stop.name}: checkpointing step {step}, then stopping ({stop.name} again: at once)"
+                )
+            if step % cfg.run.checkpoint_every == 0 or step == end or stop.signum is not None:
+                progress.activity(f"exporting step {step}...")
                 _save_checkpoint(run_dir, cfg, step, model, ema, optimizer, critic, critic_opt)
-            if step % cfg.run.eval_every == 0 or step == end:
+                saved = step
+            if (step % cfg.run.eval_every == 0 or step == end) and stop.signum is None:
+                progress.activity(f"evaluating at step {step}...")
                 result = task.evaluate(ema)
                 log.write(json.dumps({"step": step, "eval": result}) + "\n")
                 log.flush()
                 progress.note(f"eval @ {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in result.items()))
+    except BaseException as exc:
+        if step > saved:
+            progress.note(f"last checkpoint: step {saved}, {_steps(step - saved)} will be redone")
+        if stop.signum is not None and not isinstance(exc, KeyboardInterrupt):
+            raise TrainingInterrupted(stop.signum, f"stopped by {stop.name} at step {step}: {exc}") from exc
+        raise
     finally:
         log.close()
+    if step < end:
+        done = "checkpointed" if step > first else "before its first step"
+        raise TrainingInterrupted(
+            stop.signum, f"stopped by {stop.name} at step {step}, {done}; the same command resumes"
+        )
     return run_dir / "export"
 
 
@@ -279,8 +374,9 @@ def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> N
 def _save_checkpoint(
     run_dir: Path, cfg: TrainConfig, step: int, model, ema, optimizer, critic, critic_opt
 ) -> None:  # noqa: ANN001
-    """``train_state.pt`` (all a resume needs), then ``export/`` (the EMA weights, loadable
-    with ``tz.load``); each is replaced whole (``run_dir.py``)."""
+    """``export/`` (the EMA weights, loadable with ``tz.load``), then ``train_state.pt``
+    (all a resume needs), each replaced whole (``run_dir.py``): the state, written last,
+    is only ever at or behind the export."""
     state = {
         "step": step,
         "model": model.state_dict(),
@@ -290,9 +386,9 @@ def _save_checkpoint(
         "critic_opt": critic_opt.state_dict() if critic_opt is not None else None,
         "rng": {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])},
     }
-    write_file(run_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))
     training = {"step": step, "recipe": dataclasses.asdict(cfg)}
     replace_dir(run_dir / "export", lambda tmp: ema.save_pretrained(tmp, training=training))
+    write_file(run_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))
 
 
 def _load_state(state: dict, model, ema, optimizer, critic, critic_opt) -> None:  # noqa: ANN001
