@@ -28,7 +28,9 @@ def main() -> int:
         for name in MAPPED:
             (package / name).symlink_to(ROOT / name)
         env = {**os.environ, "PYTHONPATH": tmp}
-        run_linter = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+        run_linter = (
+            "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+        )
         command = [sys.executable, "-c", run_linter, str(ROOT / "pyproject.toml")]
         return subprocess.run(command, env=env, cwd=tmp, check=False).returncode
 

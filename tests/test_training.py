@@ -113,7 +113,7 @@ def test_resume_is_exact(tmp_path: Path) -> None:
     straight = load_config(write_config(tmp_path / "a"))
     train(straight)
     split = load_config(write_config(tmp_path / "b"))
-    train(split, max_steps=4)
+    train(split, steps=4)
     state = torch.load(tmp_path / "b" / "run" / STATE_FILE, weights_only=True)
     assert state["step"] == 4
     train(split)  # resumes at 4, runs to 6
@@ -168,7 +168,7 @@ def test_hinge_losses_and_patch_critic() -> None:
 
 def test_init_from_an_export_continues_at_its_step(tmp_path: Path) -> None:
     cfg = load_config(write_config(tmp_path / "a"))
-    export = train(cfg, max_steps=4)
+    export = train(cfg, steps=4)
     meta = (export / "config.json").read_text()
     assert '"step": 4' in meta
     other = load_config(write_config(tmp_path / "b"))
@@ -228,7 +228,7 @@ def test_audio_codec_trains_resumes_exactly_and_reports_speech_metrics(tmp_path:
     straight = load_config(write_audio_config(tmp_path / "a"))
     export = train(straight)
     split = load_config(write_audio_config(tmp_path / "b"))
-    train(split, max_steps=2)
+    train(split, steps=2)
     train(split)
     a = torch.load(tmp_path / "a" / "run" / STATE_FILE, weights_only=True)
     b = torch.load(tmp_path / "b" / "run" / STATE_FILE, weights_only=True)

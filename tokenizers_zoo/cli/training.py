@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 
@@ -28,7 +29,10 @@ def add_commands(sub: Any) -> None:
 
     p = sub.add_parser("train-tokenizer", help="train a tokenizer from a YAML config (resumes by default)")
     p.add_argument("--config", required=True, help="YAML file, e.g. configs/image-fsq-f8-4k.yaml")
-    p.add_argument("--max-steps", type=int, help="stop after this many more steps (for smoke runs)")
+    stop = p.add_mutually_exclusive_group()
+    stop.add_argument("--steps", type=int, help="train N more steps from where the run starts")
+    stop.add_argument("--until", type=int, help="train until global step N (default: the config's max_steps)")
+    stop.add_argument("--max-steps", type=int, help="deprecated: the old name of --steps")
     p.add_argument("--run-dir", help="override run.dir of the config")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in the run dir")
     p.add_argument(
@@ -50,11 +54,20 @@ def eval_command(args: argparse.Namespace) -> int:
 
 def train_command(args: argparse.Namespace) -> int:
     from tokenizers_zoo.training.config import load_config
-    from tokenizers_zoo.training.train import train
+    from tokenizers_zoo.training.train import TrainingInterrupted, train
 
     cfg = load_config(args.config)
     if args.run_dir:
         cfg.run.dir = args.run_dir
-    export = train(cfg, max_steps=args.max_steps, resume=not args.restart, init_from=args.init_from)
-    print(f"exported {cfg.name} to {export}")
+    steps = args.steps
+    if args.max_steps is not None:
+        print("tzoo: --max-steps is deprecated; it now means --steps (N more steps)", file=sys.stderr)
+        steps = args.max_steps
+    try:
+        export = train(cfg, steps=steps, until=args.until, resume=not args.restart, init_from=args.init_from)
+    except TrainingInterrupted as exc:
+        print(f"tzoo: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if export is not None:
+        print(f"exported {cfg.name} to {export}")
     return 0

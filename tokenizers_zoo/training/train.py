@@ -12,7 +12,9 @@ task's (``tasks.py``): crops and L1/L2/LPIPS with a PatchGAN for images, segment
 mel/STFT losses with a multi-scale STFT critic for audio.
 
 Resuming reloads model, EMA, optimisers, critic and RNG state; batches are a function
-of (seed, step), so a resumed run continues exactly as if it had not stopped.
+of (seed, step), so a resumed run continues exactly as if it had not stopped. SIGINT
+or SIGTERM checkpoints the current step before the loop stops; ``run_dir.py`` keeps
+the run directory's files whole through crashes, and one trainer per directory.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import dataclasses
 import json
 import math
 import random
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,7 @@ import torch
 from tokenizers_zoo.tokenizer import WEIGHTS_FILE, Tokenizer, read_checkpoint_config
 from tokenizers_zoo.tokenizers import ARCHITECTURES
 from tokenizers_zoo.training.config import ConfigError, TrainConfig
+from tokenizers_zoo.training.run_dir import locked, recover, replace_dir, truncate_log, write_file, write_text
 from tokenizers_zoo.training.tasks import make_task
 
 STATE_FILE = "train_state.pt"
@@ -78,37 +83,188 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return o.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+#: After this many steps of a run, say how long the rest will take.
+ESTIMATE_AFTER = 20
+
+
+def _steps(n: int) -> str:
+    return f"{n} step" if n == 1 else f"{n} steps"
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 2:
+        return f"{seconds:.0f} s"
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+#: Without a terminal, print the status line at least this often (seconds).
+PROGRESS_EVERY_S = 5.0
+
+
 class Progress:
-    """One status line, redrawn in place on a terminal and printed every ``log_every`` otherwise."""
+    """One status line: redrawn in place on a terminal, else printed at each logged step
+    and at least every ``PROGRESS_EVERY_S``; what runs between steps (an export, an
+    evaluation) is shown as it starts."""
 
     def __init__(self, first: int, total: int) -> None:
         self.first = first
         self.total = total
         self.tty = sys.stderr.isatty()
-        self.start = time.time()
+        self.start = self.shown = time.time()
+        self.step, self.text = first, ""
 
-    def update(self, step: int, text: str, force: bool = False) -> None:
-        done = step / max(1, self.total)
-        bar = "#" * int(30 * done) + "-" * (30 - int(30 * done))
-        rate = (step - self.first) / max(1e-9, time.time() - self.start)
-        line = f"[{bar}] {step}/{self.total} {text}"
+    def note(self, message: str) -> None:
+        """A line of its own (below the status line on a terminal)."""
+        print(("\n" if self.tty else "") + message, file=sys.stderr, flush=True)
+
+    def activity(self, message: str) -> None:
+        """What the trainer is doing now, until the next update (a terminal's status line)."""
         if self.tty:
-            print("\r" + line, end="", file=sys.stderr, flush=True)
-        elif force:
-            print(line + f" ({rate:.2f} steps/s this run)", file=sys.stderr, flush=True)
+            print(f"\r{self._line()} | {message}\x1b[K", end="", file=sys.stderr, flush=True)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+    def estimate(self, step: int) -> None:
+        """Once, after ``ESTIMATE_AFTER`` steps: how long the remaining ones will take."""
+        if step - self.first != ESTIMATE_AFTER or step >= self.total:
+            return
+        per_step = (time.time() - self.start) / ESTIMATE_AFTER
+        self.note(
+            f"{ESTIMATE_AFTER} steps took {_duration(per_step * ESTIMATE_AFTER)} ({per_step:.3g} s/step): "
+            f"about {_duration(per_step * (self.total - step))} more to step {self.total}, plus evaluations"
+        )
+
+    def update(self, step: int, text: str | None = None, force: bool = False) -> None:
+        self.step, self.text = step, self.text if text is None else text
+        now = time.time()
+        if force or now - self.shown >= (0.2 if self.tty else PROGRESS_EVERY_S):
+            self.shown = now
+            print(
+                ("\r" if self.tty else "") + self._line(),
+                end="\x1b[K" if self.tty else "\n",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _line(self) -> str:
+        done = self.step / max(1, self.total)
+        bar = "#" * int(30 * done) + "-" * (30 - int(30 * done))
+        rate = (self.step - self.first) / max(1e-9, time.time() - self.start)
+        left = (
+            f", {_duration((self.total - self.step) / rate)} left"
+            if rate > 0 and self.step < self.total
+            else ""
+        )
+        return f"[{bar}] {self.step}/{self.total} {self.text} ({rate:.2f} steps/s this run{left})"
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped training; ``exit_code`` is what a shell reports (128 + the signal)."""
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class _StopOnSignal:
+    """While training: the first SIGINT or SIGTERM asks the loop to checkpoint and stop
+    after the current step; a second stops at once. A signal the process was started
+    ignoring (a background job's SIGINT) stays ignored."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(signum) is not signal.SIG_IGN:
+                    self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signum is not None:
+            raise TrainingInterrupted(signum, f"stopped at once by a second {signal.Signals(signum).name}")
+        self.signum = signum  # no print here: it could land inside one of the loop's prints
 
 
 def train(
-    cfg: TrainConfig, max_steps: int | None = None, resume: bool = True, init_from: str | Path | None = None
-) -> Path:
-    """Train (or resume) the tokenizer of ``cfg``; returns the exported EMA checkpoint directory.
+    cfg: TrainConfig,
+    steps: int | None = None,
+    until: int | None = None,
+    resume: bool = True,
+    init_from: str | Path | None = None,
+    max_steps: int | None = None,
+) -> Path | None:
+    """Train (or resume) the tokenizer of ``cfg``; returns the exported EMA checkpoint
+    directory, or None when there was nothing to train (then nothing is written).
 
-    ``init_from`` (a checkpoint directory exported by this loop, e.g. a shipped default)
-    starts a run without a state file from those weights and their recorded step: the
-    way to continue a run on another machine, with fresh optimiser moments."""
+    The run starts from the run dir's checkpoint (unless ``resume`` is false), else from
+    ``init_from`` (a checkpoint directory exported by this loop, e.g. a shipped default:
+    its weights and recorded step, with fresh optimiser moments; the way to continue a
+    run on another machine), else from scratch. It trains ``steps`` more steps, or up to
+    global step ``until``, or by default up to the config's ``optim.max_steps`` (which
+    also sets where the cosine ends, whatever the stop). ``max_steps`` is the old name
+    of ``steps``."""
+    if steps is None:
+        steps = max_steps
+    if steps is not None and until is not None:
+        raise ConfigError("pass steps or until, not both")
+    if (steps is not None and steps < 0) or (until is not None and until < 0):
+        raise ConfigError(f"steps and until must be >= 0, got steps={steps}, until={until}")
     run_dir = Path(cfg.run.dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+    with locked(run_dir), _StopOnSignal() as stop:  # one trainer per run dir: leftovers are no one's
+        for name in recover(run_dir):
+            print(f"{run_dir}: cleaned up {name}, left by an interrupted run", file=sys.stderr)
+        return _train(cfg, run_dir, steps, until, resume, init_from, stop)
+
+
+def _train(
+    cfg: TrainConfig,
+    run_dir: Path,
+    steps: int | None,
+    until: int | None,
+    resume: bool,
+    init_from: str | Path | None,
+    stop: _StopOnSignal,
+) -> Path | None:
+    state_path = run_dir / STATE_FILE
+    state = None
+    if resume and state_path.is_file():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        step, origin = int(state["step"]), "checkpoint"
+        if init_from is not None:
+            print(
+                f"ignoring --init-from: {run_dir} has a checkpoint (--restart to use {init_from})",
+                file=sys.stderr,
+            )
+    elif init_from is not None:
+        step, origin = _export_step(Path(init_from)), f"init-from {init_from}"
+    else:
+        step, origin = 0, "scratch"
+    end = step + steps if steps is not None else until if until is not None else cfg.optim.max_steps
+    if end <= step:
+        print(
+            f"run is already at step {step} >= {end}; nothing to train. Pass --steps N or --until N",
+            file=sys.stderr,
+        )
+        return None
+    print(
+        f"starting from step {step} ({origin}), training to step {end}: {_steps(end - step)}",
+        file=sys.stderr,
+    )
+
+    write_text(run_dir / "config.json", json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     device = pick_device(cfg.run.device)
@@ -125,23 +281,22 @@ def train(
     if cfg.loss.adversarial > 0:
         critic = task.make_critic().to(device).train()
         critic_opt = torch.optim.AdamW(critic.parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas))
-
-    step = 0
-    state_path = run_dir / STATE_FILE
-    if resume and state_path.is_file():
-        step = _load_state(state_path, model, ema, optimizer, critic, critic_opt)
-        print(f"resumed {cfg.name} from step {step}", file=sys.stderr)
+    if state is not None:
+        _load_state(state, model, ema, optimizer, critic, critic_opt)
     elif init_from is not None:
-        step = _init_from_export(Path(init_from), model, ema)
-        print(f"continuing {cfg.name} from {init_from} at step {step}", file=sys.stderr)
+        model.load_weights(Path(init_from) / WEIGHTS_FILE)
+        ema.load_weights(Path(init_from) / WEIGHTS_FILE)
 
-    end = cfg.optim.max_steps if max_steps is None else min(cfg.optim.max_steps, step + max_steps)
     autocast = autocast_for(device, cfg.run.autocast)
     progress = Progress(step, end)
+    dropped = truncate_log(run_dir / "log.jsonl", step)  # what comes after is trained again
+    if dropped:
+        print(f"{run_dir}/log.jsonl: dropped {dropped} lines after step {step}", file=sys.stderr)
     log = (run_dir / "log.jsonl").open("a")
     loss_weights = dataclasses.asdict(cfg.loss)
+    first = saved = step  # saved: where a resume would start (the checkpoint, init-from export or 0)
     try:
-        while step < end:
+        while step < end and stop.signum is None:
             x = task.batch(step).to(device)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg)
@@ -166,6 +321,8 @@ def train(
                 critic_opt.step()
             _ema_update(ema, model, cfg.run.ema_decay if step >= cfg.optim.warmup_steps else 0.0)
             step += 1
+            progress.update(step)
+            progress.estimate(step)
 
             if step % cfg.run.log_every == 0 or step == end:
                 quality = task.train_metrics(recon, x)
@@ -176,21 +333,33 @@ def train(
                 log.flush()
                 shown = ", ".join(f"{k} {v:.2f}" for k, v in quality.items())
                 progress.update(step, f"loss {total.item():.4f} {shown}", force=True)
-            if step % cfg.run.checkpoint_every == 0 or step == end:
-                _save_state(state_path, step, model, ema, optimizer, critic, critic_opt)
-                ema.save_pretrained(
-                    run_dir / "export", training={"step": step, "recipe": dataclasses.asdict(cfg)}
+            if stop.signum is not None:
+                progress.note(
+                    f"{stop.name}: checkpointing step {step}, then stopping ({stop.name} again: at once)"
                 )
-            if step % cfg.run.eval_every == 0 or step == end:
+            if step % cfg.run.checkpoint_every == 0 or step == end or stop.signum is not None:
+                progress.activity(f"exporting step {step}...")
+                _save_checkpoint(run_dir, cfg, step, model, ema, optimizer, critic, critic_opt)
+                saved = step
+            if (step % cfg.run.eval_every == 0 or step == end) and stop.signum is None:
+                progress.activity(f"evaluating at step {step}...")
                 result = task.evaluate(ema)
                 log.write(json.dumps({"step": step, "eval": result}) + "\n")
                 log.flush()
-                print(
-                    f"\neval @ {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in result.items()),
-                    file=sys.stderr,
-                )
+                progress.note(f"eval @ {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in result.items()))
+    except BaseException as exc:
+        if step > saved:
+            progress.note(f"last checkpoint: step {saved}, {_steps(step - saved)} will be redone")
+        if stop.signum is not None and not isinstance(exc, KeyboardInterrupt):
+            raise TrainingInterrupted(stop.signum, f"stopped by {stop.name} at step {step}: {exc}") from exc
+        raise
     finally:
         log.close()
+    if step < end:
+        done = "checkpointed" if step > first else "before its first step"
+        raise TrainingInterrupted(
+            stop.signum, f"stopped by {stop.name} at step {step}, {done}; the same command resumes"
+        )
     return run_dir / "export"
 
 
@@ -202,7 +371,12 @@ def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> N
         e.copy_(m)  # EMA codebooks and counters follow the live model
 
 
-def _save_state(path: Path, step: int, model, ema, optimizer, critic, critic_opt) -> None:  # noqa: ANN001
+def _save_checkpoint(
+    run_dir: Path, cfg: TrainConfig, step: int, model, ema, optimizer, critic, critic_opt
+) -> None:  # noqa: ANN001
+    """``export/`` (the EMA weights, loadable with ``tz.load``), then ``train_state.pt``
+    (all a resume needs), each replaced whole (``run_dir.py``): the state, written last,
+    is only ever at or behind the export."""
     state = {
         "step": step,
         "model": model.state_dict(),
@@ -212,13 +386,12 @@ def _save_state(path: Path, step: int, model, ema, optimizer, critic, critic_opt
         "critic_opt": critic_opt.state_dict() if critic_opt is not None else None,
         "rng": {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])},
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)  # never leave a half-written checkpoint behind
+    training = {"step": step, "recipe": dataclasses.asdict(cfg)}
+    replace_dir(run_dir / "export", lambda tmp: ema.save_pretrained(tmp, training=training))
+    write_file(run_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))
 
 
-def _load_state(path: Path, model, ema, optimizer, critic, critic_opt) -> int:  # noqa: ANN001
-    state = torch.load(path, map_location="cpu", weights_only=True)
+def _load_state(state: dict, model, ema, optimizer, critic, critic_opt) -> None:  # noqa: ANN001
     model.load_state_dict(state["model"])
     ema.load_state_dict(state["ema"])
     optimizer.load_state_dict(state["optimizer"])
@@ -228,11 +401,8 @@ def _load_state(path: Path, model, ema, optimizer, critic, critic_opt) -> int:  
     torch.set_rng_state(state["rng"]["torch"])
     version, _, gauss = random.getstate()
     random.setstate((version, tuple(state["rng"]["python"]), gauss))
-    return int(state["step"])
 
 
-def _init_from_export(directory: Path, model: Tokenizer, ema: Tokenizer) -> int:
-    meta = read_checkpoint_config(directory)
-    model.load_weights(directory / WEIGHTS_FILE)
-    ema.load_weights(directory / WEIGHTS_FILE)
-    return int(meta.get("training", {}).get("step", 0))
+def _export_step(directory: Path) -> int:
+    """The step an exported checkpoint records (0 for one not made by this loop)."""
+    return int(read_checkpoint_config(directory).get("training", {}).get("step", 0))
