@@ -130,3 +130,95 @@ def test_eval_tokenizer_scores_speech_at_every_bitrate(tmp_path: Path, capsys) -
     assert [r["kbps"] for r in json.loads(capsys.readouterr().out)["results"]] == [32.0]
     assert main(["eval-tokenizer", "audio-mulaw-8bit", "--data", str(tmp_path / "nothing")]) != 0
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_client_without_a_server_prints_one_clear_line(tmp_path: Path) -> None:
+    from tokenizers_zoo.service.local import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    for command in (["list"], ["ready"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "tokenizers_zoo.cli", "client", "--url", url, *command],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+        assert proc.returncode == 1
+        assert proc.stderr == f"tzoo: error: cannot reach {url}: connection refused; is tzoo serve running?\n"
+
+
+def test_client_with_a_wrong_url_or_a_silent_server_says_so(capsys) -> None:  # noqa: ANN001
+    import socket
+
+    assert main(["client", "--url", "localhost:8000", "list"]) == 1
+    assert capsys.readouterr().err == (
+        "tzoo: error: localhost:8000 is not a URL a client can call (try http://HOST:PORT)\n"
+    )
+    with socket.socket() as silent:  # accepts connections (the kernel does) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        assert main(["client", "--url", url, "--timeout", "0.5", "list"]) == 1
+    assert capsys.readouterr().err == f"tzoo: error: no answer from {url} within 0.5 s (timeout)\n"
+
+
+def test_sdk_raises_a_typed_error_when_nothing_answers() -> None:
+    from tokenizers_zoo.service.client import Client, ServiceUnreachableError
+    from tokenizers_zoo.service.local import free_port
+
+    with Client(f"http://127.0.0.1:{free_port()}", retries=0) as client:
+        with pytest.raises(ServiceUnreachableError, match="connection refused"):
+            client.encode("image-fsq-f8-4k", b"\x89PNG\r\n\x1a\n")
+        with pytest.raises(tz.TokenizersZooError):
+            client.ready()
+
+
+def _photo(tmp_path: Path, name: str = "in.png") -> Path:
+    from PIL import Image
+
+    path = tmp_path / name
+    Image.radial_gradient("L").convert("RGB").resize((32, 24)).save(path)
+    return path
+
+
+def test_encode_refuses_what_it_cannot_read_or_write_before_loading(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    photo = _photo(tmp_path)
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # reading it would hang until someone writes
+    cases = [
+        ([str(photo), "-o", str(tmp_path / "missing" / "t.json")], "folder"),
+        ([str(fifo), "-o", str(tmp_path / "t.json")], "is not a regular file"),
+        ([str(photo), "-o", str(tmp_path / "t.json"), "--max-bytes", "100"], "over the limit of 100"),
+        ([str(tmp_path / "nothing.png"), "-o", str(tmp_path / "t.json")], "No such file"),
+    ]
+    for args, message in cases:
+        assert main(["encode", "image-fsq-f8-4k", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and "internal error" not in err
+    assert not (tmp_path / "t.json").exists()
+
+
+def test_decode_writes_every_item_of_a_batch(tmp_path: Path) -> None:
+    from tokenizers_zoo.wire import save_tokens
+
+    tok = tz.load("image-patch-p8")
+    tokens = tok.encode([np.full((16, 24, 3), value, dtype=np.uint8) for value in (40, 200)])
+    save_tokens(tmp_path / "two.json", tokens.to_encoded())
+    assert len(tokens) == 2
+    assert (
+        main(["decode", "image-patch-p8", str(tmp_path / "two.json"), "-o", str(tmp_path / "out.png")]) == 0
+    )
+    assert sorted(p.name for p in tmp_path.glob("out*.png")) == ["out_0.png", "out_1.png"]
+
+
+def test_encode_takes_a_bandwidth(tmp_path: Path) -> None:
+    from tokenizers_zoo.media.audio import write_wav
+    from tokenizers_zoo.wire import load_tokens
+
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(write_wav(np.zeros((1, 3200), np.float32), 16000))
+    out = tmp_path / "t.npy"
+    assert main(["encode", "audio-rvq-16khz", str(wav), "-o", str(out), "--bandwidth", "1.5"]) == 0
+    tokens = load_tokens(out)
+    assert tokens.shape == (1, 3, 10) and tokens.extras["bandwidth"] == 1.5
