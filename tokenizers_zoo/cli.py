@@ -214,7 +214,7 @@ def _cmd_bench_recon(args: argparse.Namespace) -> int:
     from tokenizers_zoo.benchmarks.recon import run_recon_benchmark
 
     names = [n.strip() for n in args.tokenizer.split(",") if n.strip()] if args.tokenizer else None
-    run_recon_benchmark(
+    results = run_recon_benchmark(
         names,
         args.data,
         out_dir=args.out,
@@ -228,7 +228,7 @@ def _cmd_bench_recon(args: argparse.Namespace) -> int:
         lpips_weights=args.lpips_weights,
         torch_threads=args.torch_threads,
     )
-    return 0
+    return 1 if results["skipped"] else 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
