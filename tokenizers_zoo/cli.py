@@ -184,7 +184,7 @@ def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
 def _cmd_bench_service(args: argparse.Namespace) -> int:
     from tokenizers_zoo.benchmarks.service import run_service_benchmark
 
-    run_service_benchmark(
+    report = run_service_benchmark(
         tokenizer=args.tokenizer,
         size=args.size,
         clients=args.clients,
@@ -194,7 +194,7 @@ def _cmd_bench_service(args: argparse.Namespace) -> int:
         torch_threads=args.torch_threads,
         repeats=args.repeats,
     )
-    return 0
+    return 1 if report["failures"] else 0
 
 
 def _cmd_bench_kernels(args: argparse.Namespace) -> int:
