@@ -8,6 +8,8 @@ warm-up round trip on the first sample, so the first call's set-up is not counte
 throughput is therefore batch-1 latency-bound (a batching service does better). Peak
 memory is per call, as ``benchmarks/memory.py`` measures it. Results are written after
 every run, and on Ctrl-C or an error the partial run is written before the process ends.
+A file that cannot be read is skipped by every run and listed (path and reason) in
+``results["skipped"]`` and the report; the CLI then exits with status 1.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from tqdm import tqdm
 import tokenizers_zoo as tz
 from tokenizers_zoo.benchmarks.machine import code_commit, cpu_model, package_versions
 from tokenizers_zoo.benchmarks.memory import measure, return_freed_memory
-from tokenizers_zoo.benchmarks.recon_data import Sample, find_samples, infer_modality, policy
+from tokenizers_zoo.benchmarks.recon_data import Sample, find_samples, infer_modality, policy, unreadable
 from tokenizers_zoo.benchmarks.recon_report import GAPS, comparison_table, write_report
 from tokenizers_zoo.benchmarks.recon_scorers import Scorer, make_scorer
 from tokenizers_zoo.benchmarks.rfid import sha256_of
@@ -162,7 +164,8 @@ def run_recon_benchmark(
         torch.set_num_threads(torch_threads)
     torch_device = check_device(device)
     loaded, modality = load_tokenizers(tokenizers, data, torch_device)
-    samples = find_samples(data, modality, limit=limit, size=size, crop=crop)
+    skipped: list[dict[str, str]] = []
+    samples = find_samples(data, modality, limit=limit, size=size, crop=crop, skipped=skipped)
     scorer = make_scorer(
         modality,
         torch_device,
@@ -189,6 +192,7 @@ def run_recon_benchmark(
         },
         "environment": environment(torch_device),
         "unavailable": scorer.unavailable,
+        "skipped": skipped,
         "runs": [],
     }
     previews: dict[str, Any] = {"original": [], "runs": {}}
@@ -202,7 +206,24 @@ def run_recon_benchmark(
         write_report(results, previews, out, figures=True)
     print("\n".join(comparison_table(results)))
     print(f"wrote {out / 'results.json'}, {out / 'results.md'} and the figures")
+    if skipped:
+        files = f"{len(skipped)} unreadable file{'s' if len(skipped) > 1 else ''}"
+        print(f"tzoo bench recon: {files} skipped, listed in {out / 'results.md'}", file=sys.stderr)
     return results
+
+
+def _load(scorer: Scorer, sample: Sample, results: dict[str, Any]) -> Any:
+    """The sample's media, or ``None`` when its file cannot be read: then the file is listed
+    once in ``results["skipped"]`` and not tried again, so every run measures the same samples."""
+    path = str(sample.path)
+    if any(entry["path"] == path for entry in results["skipped"]):
+        return None
+    try:
+        return scorer.load(sample)
+    except (InvalidMediaError, OSError) as exc:
+        results["skipped"].append(unreadable(sample.path, exc))
+        tqdm.write(f"skipped {path}: {results['skipped'][-1]['reason']}", file=sys.stderr)
+        return None
 
 
 def _run(
@@ -234,11 +255,16 @@ def _run(
     keep = PREVIEWS[results["modality"]]
     run_previews = previews["runs"].setdefault(label, [])
     try:
-        media = scorer.load(samples[0])
-        media_in, kwargs = scorer.encode_input(media, tokenizer)
+        first = next((m for m in (_load(scorer, s, results) for s in samples) if m is not None), None)
+        if first is None:
+            data = results["settings"]["data"]
+            raise InvalidMediaError(f"no readable {results['modality']} file under {data}")
+        media_in, kwargs = scorer.encode_input(first, tokenizer)
         tokenizer.decode(tokenizer.encode(media_in, **kwargs, **options))  # warm-up, untimed
-        for index, sample in enumerate(tqdm(samples, desc=label, unit=scorer.item, file=sys.stderr)):
-            media = scorer.load(sample)
+        for sample in tqdm(samples, desc=label, unit=scorer.item, file=sys.stderr):
+            media = _load(scorer, sample, results)
+            if media is None:
+                continue
             media_in, kwargs = scorer.encode_input(media, tokenizer)
             with measure(tokenizer.device) as encoding:
                 tokens = tokenizer.encode(media_in, **kwargs, **options)
@@ -263,6 +289,7 @@ def _run(
             )
             if counter is not None:
                 counter.update(tokens.ids)
+            index = len(record["samples"]) - 1  # skipped files leave no gap in the previews
             if index < keep:
                 if len(previews["original"]) <= index:
                     previews["original"].append(scorer.original_preview(media))

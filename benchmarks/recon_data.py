@@ -66,8 +66,13 @@ def infer_modality(folder: str | Path) -> str:
         raise InvalidMediaError(f"data folder {folder} does not exist")
     suffixes = {**SUFFIXES, "video": SUFFIXES["video"] - {".gif"}}
     found = [modality for modality, ends in suffixes.items() if _has_files(folder, ends)]
-    if len(found) != 1:
-        what = " and ".join(found) if found else "no image, audio or video"
+    if not found:
+        raise InvalidMediaError(
+            f"{folder} holds no image, audio or video files: point --data at a folder of media "
+            "(searched recursively)"
+        )
+    if len(found) > 1:
+        what = " and ".join(found)
         raise InvalidMediaError(f"{folder} holds {what} files: name the tokenizer(s) with --tokenizer")
     return found[0]
 
@@ -81,9 +86,16 @@ def _has_files(folder: str | Path, suffixes: set[str]) -> bool:
 
 
 def find_samples(
-    folder: str | Path, modality: str, limit: int = 0, size: int = 256, crop: str = "center"
+    folder: str | Path,
+    modality: str,
+    limit: int = 0,
+    size: int = 256,
+    crop: str = "center",
+    skipped: list[dict[str, str]] | None = None,
 ) -> list[Sample]:
-    """The samples of ``modality`` under ``folder`` in their fixed order (see the module)."""
+    """The samples of ``modality`` under ``folder`` in their fixed order (see the module).
+    Cutting tiles reads each image's header: with ``skipped`` given, a file whose header
+    cannot be read is listed there (``path``, ``reason``) and left out instead of raising."""
     if crop not in CROPS:
         raise InvalidMediaError(f"crop must be one of {CROPS}, got {crop!r}")
     try:
@@ -92,18 +104,33 @@ def find_samples(
         raise InvalidMediaError(str(exc)) from exc
     root = Path(folder)
     if modality == "image" and crop == "tiles" and size > 0:
-        samples = [
-            Sample(f"{path.relative_to(root)}@{left},{top}", path, (left, top, left + size, top + size))
-            for path in files
-            for left, top in _tile_corners(path, size)
-        ]
-        if not samples:
+        samples = []
+        for path in files:
+            try:
+                corners = _tile_corners(path, size)
+            except InvalidMediaError as exc:
+                if skipped is None:
+                    raise
+                skipped.append(unreadable(path, exc))
+                continue
+            name = path.relative_to(root)
+            samples += [Sample(f"{name}@{x},{y}", path, (x, y, x + size, y + size)) for x, y in corners]
+        if not samples and len(files) > len(skipped or ()):
             raise InvalidMediaError(f"no image under {folder} is at least {size} pixels on each side")
     else:
         samples = [Sample(str(path.relative_to(root)), path) for path in files]
     if 0 < limit < len(samples):
         samples = [samples[i * len(samples) // limit] for i in range(limit)]
     return samples
+
+
+def unreadable(path: Path, exc: BaseException) -> dict[str, str]:
+    """The entry a report lists for a file that could not be read: its path and why
+    (with the decoder's own words, which the error wraps)."""
+    reason = str(exc)
+    if exc.__cause__ is not None and str(exc.__cause__) not in reason:
+        reason += f" ({type(exc.__cause__).__name__}: {exc.__cause__})"
+    return {"path": str(path), "reason": reason}
 
 
 def _tile_corners(path: Path, size: int) -> list[tuple[int, int]]:

@@ -119,6 +119,14 @@ def markdown(results: dict[str, Any], figures: list[str]) -> str:
         *comparison_table(results),
         "",
     ]
+    if results["skipped"]:
+        lines += [
+            f"Unreadable files skipped: {len(results['skipped'])} (no run measured them; "
+            "`tzoo bench recon` exits with status 1).",
+            "",
+            *(f"- `{entry['path']}`: {entry['reason']}" for entry in results["skipped"]),
+            "",
+        ]
     if results["unavailable"]:
         lines += ["Not measured:", ""]
         lines += [f"- {metric}: {reason}" for metric, reason in results["unavailable"].items()]

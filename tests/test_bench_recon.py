@@ -583,3 +583,70 @@ def test_user_errors_exit_2_with_one_line(tmp_path, empty_hub, capsys, argv, mes
     code = _bench(*argv, "--out", str(tmp_path / "out"))
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("tzoo: error:") and message in err and "Traceback" not in err
+
+
+def _bench_on_data(tmp_path, *argv: str) -> int:  # noqa: ANN001
+    """``tzoo bench recon`` on ``tmp_path/data``, writing to ``tmp_path/out``."""
+    return _bench("--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"), *argv)
+
+
+def _write_unreadable(folder) -> None:  # noqa: ANN001
+    """Next to the good images: a file that is no image at all, and a PNG cut off after its header."""
+    (folder / "a" / "broken.png").write_bytes(b"not a png at all")
+    whole = (folder / "b" / "img0.png").read_bytes()
+    (folder / "b" / "truncated.png").write_bytes(whole[: len(whole) // 2])
+
+
+def test_unreadable_files_are_skipped_listed_and_exit_1(tmp_path, empty_hub, capsys) -> None:  # noqa: ANN001
+    _write_images(tmp_path / "data", 3)
+    _write_unreadable(tmp_path / "data")
+    code = _bench_on_data(tmp_path, "--tokenizer", "image-patch-p8,image-palette-512", "--size", "16")
+    err = capsys.readouterr().err
+    assert code == 1, err
+    out = tmp_path / "out"
+    results = _results(out)
+    skipped = results["skipped"]
+    assert [s["path"] for s in skipped] == [
+        str(tmp_path / "data" / "a" / "broken.png"),
+        str(tmp_path / "data" / "b" / "truncated.png"),
+    ]
+    assert "not an image" in skipped[0]["reason"] and "could not be decoded" in skipped[1]["reason"]
+    for run in results["runs"]:  # the first file is unreadable: the warm-up takes the next
+        assert run["status"] == "complete"
+        assert [row["sample"] for row in run["samples"]] == ["a/img1.png", "b/img0.png", "b/img2.png"]
+    markdown = (out / "results.md").read_text()
+    assert "Unreadable files skipped: 2 " in markdown
+    assert f"- `{tmp_path / 'data' / 'a' / 'broken.png'}`: " in markdown
+    assert "2 unreadable files skipped" in err and "Traceback" not in err
+    assert (out / "recon_grid.png").is_file()
+
+
+def test_unreadable_files_are_skipped_when_cutting_tiles(tmp_path, empty_hub, capsys) -> None:  # noqa: ANN001
+    _write_images(tmp_path / "data", 1)
+    (tmp_path / "data" / "b" / "broken.png").write_bytes(b"not a png at all")
+    code = _bench_on_data(tmp_path, "--tokenizer", "image-patch-p8", "--size", "16", "--crop", "tiles")
+    assert code == 1, capsys.readouterr().err
+    results = _results(tmp_path / "out")
+    assert [s["path"] for s in results["skipped"]] == [str(tmp_path / "data" / "b" / "broken.png")]
+    assert len(results["runs"][0]["samples"]) == results["settings"]["samples"] == 3 * 2
+
+
+def test_a_folder_of_only_unreadable_files_is_a_user_error(tmp_path, empty_hub, capsys) -> None:  # noqa: ANN001
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "broken.png").write_bytes(b"not a png at all")
+    code = _bench_on_data(tmp_path, "--tokenizer", "image-patch-p8")
+    err = capsys.readouterr().err
+    assert code == 2 and "no readable image" in err and "Traceback" not in err
+    assert [s["path"] for s in _results(tmp_path / "out")["skipped"]] == [
+        str(tmp_path / "data" / "broken.png")
+    ]
+
+
+def test_an_empty_folder_names_the_data_flag(tmp_path) -> None:  # noqa: ANN001
+    import tokenizers_zoo as tz
+    from tokenizers_zoo.benchmarks.recon_data import infer_modality
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(tz.InvalidMediaError) as caught:
+        infer_modality(tmp_path / "empty")
+    assert "--data" in str(caught.value) and "--tokenizer" not in str(caught.value)

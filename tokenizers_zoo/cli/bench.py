@@ -84,7 +84,7 @@ def quantizers_command(args: argparse.Namespace) -> int:
 def service_command(args: argparse.Namespace) -> int:
     from tokenizers_zoo.benchmarks.service import run_service_benchmark
 
-    run_service_benchmark(
+    report = run_service_benchmark(
         tokenizer=args.tokenizer,
         size=args.size,
         clients=args.clients,
@@ -94,7 +94,7 @@ def service_command(args: argparse.Namespace) -> int:
         torch_threads=args.torch_threads,
         repeats=args.repeats,
     )
-    return 0
+    return 1 if report["failures"] else 0
 
 
 def kernels_command(args: argparse.Namespace) -> int:
@@ -114,7 +114,7 @@ def recon_command(args: argparse.Namespace) -> int:
     from tokenizers_zoo.benchmarks.recon import run_recon_benchmark
 
     names = [n.strip() for n in args.tokenizer.split(",") if n.strip()] if args.tokenizer else None
-    run_recon_benchmark(
+    results = run_recon_benchmark(
         names,
         args.data,
         out_dir=args.out,
@@ -128,4 +128,4 @@ def recon_command(args: argparse.Namespace) -> int:
         lpips_weights=args.lpips_weights,
         torch_threads=args.torch_threads,
     )
-    return 0
+    return 1 if results["skipped"] else 0
