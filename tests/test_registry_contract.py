@@ -176,3 +176,37 @@ def test_import_contracts_hold() -> None:
     )
     assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-2000:]
     assert "Contracts: 2 kept, 0 broken." in checked.stdout
+
+
+def test_damaged_weights_are_refused(tmp_path: Path) -> None:
+    """Bytes zeroed inside a checkpoint's weights still parse as safetensors; the SHA-256 in
+    its config.json catches them."""
+    tok = tz.load("image-fsq-f8-4k")
+    saved = tok.save_pretrained(tmp_path / "ckpt")
+    weights = saved / "model.safetensors"
+    assert json.loads((saved / "config.json").read_text())["weights_sha256"]
+    data = bytearray(weights.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + (1 << 20)] = bytes(1 << 20)
+    weights.write_bytes(bytes(data))
+    with pytest.raises(tz.CheckpointError, match="SHA-256"):
+        tz.load(str(saved))
+    with pytest.raises(tz.CheckpointError, match="SHA-256"):
+        tz.load("image-fsq-f8-4k", weights=saved)
+
+
+def test_every_shipped_checkpoint_records_its_hash() -> None:
+    for name in NAMES:
+        path = tz.get_entry(name).weights_path()
+        if path is not None:
+            meta = json.loads((path / "config.json").read_text())
+            assert len(meta["weights_sha256"]) == 64, name
+
+
+def test_save_pretrained_keeps_the_training_record(tmp_path: Path) -> None:
+    tok = tz.load("image-kl-f8-c16")
+    step = tok.training_record["step"]
+    assert step > 0
+    meta = json.loads((tok.save_pretrained(tmp_path / "again") / "config.json").read_text())
+    assert meta["training"]["step"] == step and meta["name"] == "image-kl-f8-c16"
+    assert tz.load(str(tmp_path / "again")).training_record["step"] == step

@@ -196,8 +196,9 @@ def load(
     entry = get_entry(name)
     if entry.config is None:
         weights_file = _resolve_weights(entry, weights)
-        config = read_checkpoint_config(weights_file.parent)["config"]
-        model = entry.architecture.from_config(config, name=entry.name, description=entry.description)
+        meta = read_checkpoint_config(weights_file.parent)
+        model = entry.architecture.from_config(meta["config"], name=entry.name, description=entry.description)
+        model.training_record = meta.get("training") or {}
         _check_same_tokenizer(entry, model.info, weights_file.parent)
         if pretrained:
             model.load_weights(weights_file)

@@ -10,6 +10,7 @@ id ranges), move data to the model's device, and save/load checkpoints as
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -34,6 +35,8 @@ from tokenizers_zoo.wire import EncodedTokens
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CHECKPOINT_FORMAT = "tokenizers-zoo/1"
+#: The ``config.json`` key holding the SHA-256 of ``model.safetensors``.
+WEIGHTS_HASH = "weights_sha256"
 
 #: Every concrete Tokenizer subclass by architecture name, so a checkpoint names the
 #: class it needs without the loader importing arbitrary code from the config.
@@ -68,6 +71,9 @@ class Tokenizer(nn.Module, ABC):
         self.config = config
         self.name = name or type(self).__name__
         self._description = ""
+        #: What the checkpoint this tokenizer was loaded from says of its training (step,
+        #: recipe); ``save_pretrained`` keeps it.
+        self.training_record: dict[str, Any] = {}
         self._described: TokenizerInfo | None = None
         # Parameter-free tokenizers still follow .to(device, dtype) through this buffer.
         self.register_buffer("_anchor", torch.empty(0), persistent=False)
@@ -239,22 +245,26 @@ class Tokenizer(nn.Module, ABC):
         """Write ``config.json`` and ``model.safetensors`` into ``directory``.
 
         ``training`` (JSON-able: step, recipe, data) is kept in ``config.json`` so a
-        checkpoint says how it was made, and a later run can continue from it."""
+        checkpoint says how it was made, and a later run can continue from it; by default,
+        what the checkpoint this tokenizer was loaded from said (``self.training_record``).
+        The weights' SHA-256 goes in ``config.json`` too, and loading checks it."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": CHECKPOINT_FORMAT})
+        (directory / WEIGHTS_FILE).chmod(0o644)  # safetensors writes 0600; shipped weights must be readable
         config = {
             "format": CHECKPOINT_FORMAT,
             "architecture": type(self).__name__,
             "name": self.name,
             "description": self.description,
             "config": dataclasses.asdict(self.config),
+            WEIGHTS_HASH: file_sha256(directory / WEIGHTS_FILE),
         }
+        training = self.training_record if training is None else training
         if training:
             config["training"] = training
         (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": CHECKPOINT_FORMAT})
-        (directory / WEIGHTS_FILE).chmod(0o644)  # safetensors writes 0600; shipped weights must be readable
         return directory
 
     @classmethod
@@ -276,6 +286,7 @@ class Tokenizer(nn.Module, ABC):
         model = arch.from_config(
             meta["config"], name=meta.get("name"), description=checkpoint_description(meta)
         )
+        model.training_record = meta.get("training") or {}
         model.load_weights(directory / WEIGHTS_FILE)
         return model.to(device=check_device(device), dtype=dtype).eval()
 
@@ -307,10 +318,13 @@ class Tokenizer(nn.Module, ABC):
         return None
 
     def load_weights(self, path: str | Path) -> None:
-        """Load a ``model.safetensors`` file, failing clearly on missing or extra tensors."""
+        """Load a ``model.safetensors`` file, failing clearly on missing or extra tensors, and
+        on bytes that are not the ones its ``config.json`` recorded (a truncated copy, a
+        disk error: safetensors alone would load zeroed tensors silently)."""
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"weights file {path} does not exist")
+        verify_weights(path)
         try:
             state = load_file(str(path))
         except (SafetensorError, OSError, ValueError) as exc:
@@ -383,6 +397,29 @@ def read_checkpoint_config(directory: Path) -> dict[str, Any]:
     if not isinstance(meta.get("architecture"), str) or not isinstance(meta.get("config"), dict):
         raise CheckpointError(f"{path} needs 'architecture' (string) and 'config' (object)")
     return meta
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_weights(path: Path) -> None:
+    """Compare a checkpoint's weights file with the SHA-256 its ``config.json`` recorded
+    (about 30 ms for the 15-20 MB shipped files). A weights file with no ``config.json``
+    beside it, or one written before checksums were recorded, is not checked."""
+    config = path.parent / CONFIG_FILE
+    if path.name != WEIGHTS_FILE or not config.is_file():
+        return
+    expected = read_checkpoint_config(path.parent).get(WEIGHTS_HASH)
+    if expected and file_sha256(path) != expected:
+        raise CheckpointError(
+            f"{path} does not match the SHA-256 recorded in {config} (a damaged or replaced file): "
+            "copy the checkpoint again, or save it anew with save_pretrained"
+        )
 
 
 def checkpoint_description(meta: dict[str, Any]) -> str:
