@@ -101,7 +101,7 @@ def test_mulaw_inputs_and_downmix() -> None:
         (torch.zeros(0), {}, "empty"),
         (torch.zeros(1, 1, 1, 5), {}, "shape"),
         (torch.tensor([float("inf")]), {}, "NaN"),
-        ("file.wav", {}, "array"),
+        ("no-such-file.wav", {}, "cannot read audio file no-such-file.wav: no such file"),
         (torch.zeros(10), {"sample_rate": -5}, "positive"),
         (torch.zeros(10), {"bandwidth": 6.0}, "does not take"),
     ],

@@ -222,3 +222,48 @@ def test_encode_takes_a_bandwidth(tmp_path: Path) -> None:
     assert main(["encode", "audio-rvq-16khz", str(wav), "-o", str(out), "--bandwidth", "1.5"]) == 0
     tokens = load_tokens(out)
     assert tokens.shape == (1, 3, 10) and tokens.extras["bandwidth"] == 1.5
+
+
+def test_encode_errors_name_the_file_in_the_clis_words(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from tokenizers_zoo.media.audio import write_wav
+
+    (tmp_path / "garbage.png").write_text("not an image")
+    (tmp_path / "text.wav").write_text("not audio either")
+    (tmp_path / "speech.wav").write_bytes(write_wav(np.zeros((1, 1600), np.float32), 16000))
+    cases = [
+        ("image-fsq-f8-4k", "garbage.png", "garbage.png: not a readable image: its bytes are none of PNG/"),
+        ("audio-rvq-16khz", "text.wav", "text.wav: not a readable wav file: Invalid data found"),
+        (
+            "image-fsq-f8-4k",
+            "speech.wav",
+            "speech.wav is audio/wav; image-fsq-f8-4k encodes image files (.bmp,",
+        ),
+    ]
+    for name, file, message in cases:
+        assert main(["encode", name, str(tmp_path / file), "-o", str(tmp_path / "t.json")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and " object at 0x" not in err and "Errno" not in err and "<none>" not in err
+
+
+def test_audio_tokenizers_take_paths_and_file_objects(tmp_path: Path) -> None:
+    from tokenizers_zoo.media.audio import read_audio, write_wav
+
+    wave = (0.1 * np.sin(np.arange(4000) / 5)).astype(np.float32)[None]
+    path = tmp_path / "speech.wav"
+    path.write_bytes(write_wav(wave, 8000))
+    samples, rate = read_audio(path)  # the format from the suffix
+    assert rate == 8000 and samples.shape == (1, 4000)
+    assert read_audio(path.read_bytes())[1] == 8000  # from the magic number
+    tok = tz.load("audio-rvq-16khz")
+    by_path = tok.encode(str(path))
+    with path.open("rb") as f:
+        by_file = tok.encode(f)
+    by_array = tok.encode(samples, sample_rate=8000)
+    assert by_path.original_size == (8000,)  # resampled to 16 kHz
+    assert torch_equal(by_path.ids, by_file.ids) and torch_equal(by_path.ids, by_array.ids)
+    with pytest.raises(tz.InvalidMediaError, match="the file is at 8000 Hz"):
+        tok.encode(path, sample_rate=16000)
+
+
+def torch_equal(a, b) -> bool:  # noqa: ANN001
+    return bool((a == b).all())

@@ -15,7 +15,7 @@ import io
 import math
 import wave
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import av
 import numpy as np
@@ -23,8 +23,8 @@ import torch
 import torchaudio.functional as AF
 from torch import Tensor
 
-from tokenizers_zoo.errors import InvalidMediaError, MediaTooLargeError
-from tokenizers_zoo.formats import MODALITY_FORMATS
+from tokenizers_zoo.errors import InvalidMediaError, MediaTooLargeError, UnsupportedMediaTypeError
+from tokenizers_zoo.formats import MODALITY_FORMATS, decoder_name, guess_media_type, sniff_media_type
 
 _INT_SCALE = {torch.int16: 32768.0, torch.int32: 2147483648.0}
 
@@ -85,13 +85,24 @@ AUDIO_FORMATS = tuple(f.decoder for f in MODALITY_FORMATS["audio"])
 
 
 def read_audio(
-    source: bytes | str | Path, audio_format: str, max_seconds: float | None = None
+    source: bytes | str | Path | BinaryIO, audio_format: str | None = None, max_seconds: float | None = None
 ) -> tuple[np.ndarray, int]:
     """WAV, FLAC, Ogg (Vorbis, Opus), MP3 or raw G.722 (telephony's 16 kHz wideband codec)
     -> ``(float32 (C, T) in [-1, 1], sample rate)``.
 
+    ``source`` is a path, the file's bytes or a binary file object. ``audio_format`` names
+    the demuxer (``wav``, ``flac``, ``ogg``, ``mp3``, ``g722``); by default it is taken from
+    the file's suffix, or from the bytes' magic number (raw G.722 has none: name it).
     Decoding stops as soon as the audio passes ``max_seconds``, so memory stays bounded
     whatever the file claims."""
+    if isinstance(source, str | Path) and not Path(source).is_file():
+        raise InvalidMediaError(f"cannot read audio file {source}: no such file")
+    if hasattr(source, "read"):
+        name = getattr(source, "name", None)
+        source = source.read()
+        audio_format = audio_format or (audio_format_of(name) if isinstance(name, str) else None)
+    if audio_format is None:
+        audio_format = audio_format_of(source)
     if audio_format not in AUDIO_FORMATS:
         raise InvalidMediaError(f"audio format must be one of {AUDIO_FORMATS}, got {audio_format!r}")
     chunks: list[np.ndarray] = []
@@ -114,11 +125,30 @@ def read_audio(
             chunks.extend(frame.to_ndarray() for frame in resampler.resample(None))
     except InvalidMediaError:
         raise
+    except av.FFmpegError as exc:  # its str() carries an errno and the name '<none>' of a memory file
+        raise InvalidMediaError(
+            f"not a readable {audio_format} file: {exc.strerror or 'FFmpeg cannot decode it'}"
+        ) from None
     except Exception as exc:  # FFmpeg reports corrupt input through many types; all mean "not audio"
         raise InvalidMediaError(f"not a readable {audio_format} file: {exc}") from exc
     if not chunks or not rate:
         raise InvalidMediaError(f"the {audio_format} file holds no samples")
     return np.concatenate(chunks, axis=-1).astype(np.float32, copy=False), int(rate)
+
+
+def audio_format_of(source: bytes | str | Path) -> str:
+    """The demuxer for an audio file: by its suffix (a path) or its magic number (bytes)."""
+    if isinstance(source, str | Path):
+        kind = guess_media_type(source)
+    else:
+        kind = sniff_media_type(source)
+    try:
+        return decoder_name("audio", kind or "")
+    except UnsupportedMediaTypeError:
+        what = f"{source}" if isinstance(source, str | Path) else "these bytes"
+        raise UnsupportedMediaTypeError(
+            f"cannot tell the audio format of {what}: pass audio_format= (one of {', '.join(AUDIO_FORMATS)})"
+        ) from None
 
 
 def write_wav(samples: np.ndarray, sample_rate: int) -> bytes:

@@ -1,6 +1,6 @@
 """Images in, canonical ``(B, 3, H, W)`` float tensors in [-1, 1] out.
 
-Accepted: a PIL image, a file path, a uint8 ``(H, W)`` / ``(H, W, C)`` array, a uint8
+Accepted: a PIL image, a file path or binary file object, a uint8 ``(H, W)`` / ``(H, W, C)`` array, a uint8
 tensor ``(C, H, W)`` / ``(B, C, H, W)``, a float tensor ``(3, H, W)`` /
 ``(B, 3, H, W)`` in [-1, 1], or a list of those with one size. Grayscale is
 repeated to RGB; RGBA (and palette images with transparency) is composited onto
@@ -23,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from tokenizers_zoo.errors import InvalidMediaError, MediaTooLargeError
+from tokenizers_zoo.formats import MODALITY_FORMATS
 
 _RANGE_SLACK = 1e-3
 
@@ -54,7 +55,7 @@ def _uint8_to_float(x: Tensor) -> Tensor:
 
 def _item_to_batch(item: Any) -> Tensor:
     """One item (or a batched tensor) -> ``(B, 3, H, W)`` float in [-1, 1]."""
-    if isinstance(item, str | Path):
+    if isinstance(item, str | Path) or hasattr(item, "read"):  # a path or a binary file object
         try:
             with Image.open(item) as opened:
                 item = pil_to_rgb(opened)
@@ -131,7 +132,8 @@ def to_pil(image: Tensor) -> Image.Image:
 
 
 #: Pillow decoders ``read_image`` may use; anything else is refused unopened.
-IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+#: Pillow decoders ``read_image`` may use (the media-type table's image formats).
+IMAGE_FORMATS = tuple(f.decoder for f in MODALITY_FORMATS["image"])
 
 
 def read_image(data: bytes, max_pixels: int | None = None) -> np.ndarray:
@@ -151,6 +153,10 @@ def read_image(data: bytes, max_pixels: int | None = None) -> np.ndarray:
         raise
     except Image.DecompressionBombError as exc:
         raise MediaTooLargeError(str(exc)) from exc
+    except UnidentifiedImageError:
+        raise InvalidMediaError(
+            f"not a readable image: its bytes are none of {'/'.join(IMAGE_FORMATS)}"
+        ) from None
     except Exception as exc:  # Pillow's decoders raise many types on hostile input; all mean "not an image"
         raise InvalidMediaError(f"not a readable {'/'.join(IMAGE_FORMATS)} image: {exc}") from exc
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor
 
 from tokenizers_zoo.errors import InvalidMediaError
-from tokenizers_zoo.media.audio import to_audio_batch
+from tokenizers_zoo.media.audio import read_audio, to_audio_batch
 from tokenizers_zoo.tokenizer import Tokenizer
 
 
@@ -24,6 +25,13 @@ class AudioTokenizer(Tokenizer):
 
     def prepare(self, media: Any, sample_rate: int | None) -> tuple[Tensor, tuple[int, ...], int | None]:
         info = self.info
+        if isinstance(media, str | Path) or hasattr(media, "read"):
+            media, file_rate = read_audio(media)
+            if sample_rate not in (None, file_rate):
+                raise InvalidMediaError(
+                    f"the file is at {file_rate} Hz; sample_rate= ({sample_rate}) describes raw samples only"
+                )
+            sample_rate = file_rate
         if sample_rate is not None and sample_rate <= 0:
             raise InvalidMediaError(f"sample_rate must be positive, got {sample_rate}")
         if info.sample_rate is not None and sample_rate is None:
