@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,8 +37,14 @@ def test_info_json(capsys) -> None:  # noqa: ANN001
 def test_demo_round_trips(capsys) -> None:  # noqa: ANN001
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "image-fsq-f8-4k" in out and "image-kl-f8-c16" in out and "PSNR" in out
-    assert "audio-rvq-16khz" in out and "(1, 12, 50)" in out and "(1, 1, 16000)" in out
+    assert "coffee_256.png (256, 256)" in out  # a real photo, not a synthetic pattern
+    assert "image-fsq-f8-4k" in out and "image-kl-f8-c16" in out and "(1, 32, 32)" in out
+    assert "audio-rvq-16khz" in out and "(1, 12, 60)" in out and "audio-mel-80" in out
+    psnr = [float(v) for v in re.findall(r"PSNR ([0-9.]+) dB", out)]
+    stoi = [float(v) for v in re.findall(r"STOI ([0-9.]+)", out)]
+    assert len(psnr) == 2 and min(psnr) > 20  # the shipped weights, not random ones
+    assert len(stoi) == 2 and min(stoi) > 0.85
+    assert "README's quality table" in out
 
 
 @pytest.mark.parametrize(

@@ -1,38 +1,41 @@
 """``tzoo demo``: one round trip through every default tokenizer, with its numbers.
 
-What a new user runs first: it shows the token shapes a model would see and how
-close the reconstruction is, with nothing to download.
+What a new user runs first: it shows the token shapes a model would see and how close
+the reconstruction is, on a real photo and a real recording that ship with the package
+(``tokenizers_zoo/samples``, both held out of training), with nothing to download.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
+import torchaudio.functional as AF
 
 import tokenizers_zoo as tz
 from tokenizers_zoo import metrics
-from tokenizers_zoo.media.image import to_image_batch
+from tokenizers_zoo.media.audio import read_audio
+from tokenizers_zoo.media.image import to_image_batch, to_uint8
 
+SAMPLES = Path(__file__).resolve().parent / "samples"
+PHOTO = SAMPLES / "coffee_256.png"
+SPEECH = SAMPLES / "speech_is-in-use_16khz.g722"
 
-def gradient_pattern(height: int = 200, width: int = 300) -> torch.Tensor:
-    """A colour gradient with a disc: smooth areas and an edge, reproducible."""
-    y = torch.linspace(-1, 1, height)[:, None].expand(height, width)
-    x = torch.linspace(-1, 1, width)[None, :].expand(height, width)
-    disc = ((x * 1.5) ** 2 + y**2 < 0.4).float()
-    image = torch.stack([x, y, disc * 2 - 1]).clamp(-1, 1)
-    return image[None]
-
-
-def sine_tone(sample_rate: int = 16000, seconds: float = 1.0) -> torch.Tensor:
-    """A 440 Hz tone with a slow amplitude envelope."""
-    t = torch.arange(int(sample_rate * seconds)) / sample_rate
-    return 0.5 * torch.sin(2 * math.pi * 440 * t) * torch.sin(math.pi * t / seconds)
+MEANING = {
+    "image": "PSNR in dB of the 8-bit reconstruction (higher is closer; ~25 is visibly soft, "
+    "~30 good, lossless prints inf). One photo varies by a few dB: the README's quality "
+    "table gives each tokenizer's mean over 44 held-out tiles.",
+    "audio": "STOI, the intelligibility of the reconstruction (0 to 1; above 0.9 is "
+    "close to the original). The README's tables give PESQ and STOI over 55 held-out recordings.",
+}
 
 
 def run_demo(image_path: str | None = None) -> int:
-    image = to_image_batch(image_path) if image_path else gradient_pattern()
-    tone = sine_tone()
+    image = to_image_batch(image_path or PHOTO)
+    samples, rate = read_audio(SPEECH, "g722")
+    speech = torch.from_numpy(samples).mean(0)
+    print(f"image: {image_path or PHOTO.name} {tuple(image.shape[-2:])}; audio: {SPEECH.name} ({rate} Hz)")
     for modality in ("image", "audio"):
         for kind in ("discrete", "continuous"):
             try:
@@ -41,14 +44,24 @@ def run_demo(image_path: str | None = None) -> int:
                 print(f"{modality:>5} {kind:<10}: no default shipped yet")
                 continue
             tok = tz.load(name)
-            media = image if modality == "image" else tone
-            tokens = tok.encode(media, sample_rate=16000) if modality == "audio" else tok.encode(media)
-            back = tok.decode(tokens)
-            reference = media if modality == "image" else media.reshape(back.shape)
-            psnr = float(metrics.psnr(back, reference, data_range=2.0).mean())
+            if modality == "image":
+                tokens = tok.encode(image)
+                back = tok.decode(tokens)
+                score = f"PSNR {float(metrics.psnr(to_uint8(back), to_uint8(image)).mean()):.1f} dB"
+                media = tuple(image.shape)
+            else:
+                tokens = tok.encode(speech, sample_rate=rate)
+                back = tok.decode(tokens)[0].mean(0)
+                if tokens.sample_rate != rate:
+                    back = AF.resample(back, tokens.sample_rate, rate)
+                stoi = metrics.stoi_score(speech.numpy(), back[: len(speech)].numpy(), rate)
+                score = f"STOI {stoi:.3f}"
+                media = tuple(speech.shape)
             per_item = math.prod(tokens.shape[1:-1] if kind == "continuous" else tokens.shape[1:])
             print(
-                f"{modality:>5} {kind:<10}: {name:<18} media {tuple(media.shape)} -> tokens "
-                f"{tokens.shape} ({per_item} tokens) -> {tuple(back.shape)}, PSNR {psnr:.1f} dB"
+                f"{modality:>5} {kind:<10}: {name:<18} media {media} -> tokens "
+                f"{tokens.shape} ({per_item} tokens) -> {score}"
             )
+    for modality, meaning in MEANING.items():
+        print(f"({modality}: {meaning})")
     return 0
