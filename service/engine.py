@@ -8,6 +8,7 @@ failed batch item by item in case one slips through.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Hashable, Mapping, Sequence
@@ -17,8 +18,10 @@ from typing import Any
 import numpy as np
 
 from tokenizers_zoo.errors import InvalidTokensError, MediaTooLargeError
+from tokenizers_zoo.info import MemoryCost
 from tokenizers_zoo.media.files import Media, MediaLimits, media_arrays
 from tokenizers_zoo.service.batching import DynamicBatcher, QueueFullError
+from tokenizers_zoo.service.memory import MemoryBudget
 from tokenizers_zoo.service.metrics import ServiceMetrics
 from tokenizers_zoo.tokenizer import Tokenizer
 from tokenizers_zoo.tokens import Tokens
@@ -37,11 +40,15 @@ class ServedTokenizer:
         max_batch_size: int,
         max_wait_ms: float,
         max_queue: int,
+        budget: MemoryBudget | None = None,
+        cost: MemoryCost | None = None,
     ) -> None:
         self.tokenizer = tokenizer
         self.name = tokenizer.name
         self.info = tokenizer.info
         self.limits = limits
+        self.budget = budget
+        self.cost = cost
         self._metrics = metrics
         # One thread per tokenizer: batches of one model run one after another, and torch
         # spreads each over the cores itself.
@@ -78,7 +85,12 @@ class ServedTokenizer:
 
     async def encode(self, media: Media, options: Mapping[str, Any]) -> EncodedTokens:
         key = (ENCODE, media.array.shape, media.array.dtype.str, media.sample_rate, _frozen(options))
-        return await self._submit(key, media)
+        if self.info.modality == "audio":
+            units, what = media.array.shape[-1] / (media.sample_rate or 1), "encoding this audio"
+        else:
+            units, what = media.array.shape[0] * media.array.shape[1], "encoding this image"
+        async with self._memory("encode", units, what):
+            return await self._submit(key, media)
 
     async def decode(self, tokens: EncodedTokens) -> np.ndarray:
         """One item's media: uint8 ``(H, W, 3)`` pixels or float32 ``(C, T)`` samples."""
@@ -91,7 +103,20 @@ class ServedTokenizer:
             checked.sample_rate,
             _frozen(checked.extras),
         )
-        return await self._submit(key, checked)
+        size = checked.original_size
+        if self.info.modality == "audio":
+            units = size[0] / (checked.sample_rate or self.info.sample_rate or 16000)
+        else:
+            units = math.prod(size[-2:])
+        async with self._memory("decode", units, "decoding these tokens"):
+            return await self._submit(key, checked)
+
+    def _memory(self, op: str, units: float, what: str) -> Any:
+        """The budget reservation one request of ``units`` pixels or seconds holds while it
+        queues and runs (none without a budget or a recorded cost)."""
+        if self.budget is None or self.cost is None:
+            return contextlib.nullcontext()
+        return self.budget.reserve(math.ceil(self.cost.bytes(op, units)), what)
 
     async def _submit(self, key: Hashable, item: Any) -> Any:
         try:

@@ -35,6 +35,11 @@ class ServiceMetrics:
         self.queue_depth = Gauge(
             "tzoo_queue_depth", "Requests waiting for a batch", ["tokenizer"], registry=self.registry
         )
+        self.memory_reserved = Gauge(
+            "tzoo_memory_reserved_bytes",
+            "Memory budget held by requests in flight (service/memory.py)",
+            registry=self.registry,
+        )
         self.batch_size = Histogram(
             "tzoo_batch_size",
             "Items per model call",

@@ -16,9 +16,10 @@ import torch
 
 import tokenizers_zoo as tz
 from tokenizers_zoo.errors import UnknownTokenizerError, WeightsNotFoundError
-from tokenizers_zoo.info import KINDS, MODALITIES
+from tokenizers_zoo.info import KINDS, MODALITIES, MemoryCost
 from tokenizers_zoo.media.files import MediaLimits
 from tokenizers_zoo.service.engine import ServedTokenizer
+from tokenizers_zoo.service.memory import MIB, MemoryBudget, default_budget_mib
 from tokenizers_zoo.service.metrics import ServiceMetrics
 from tokenizers_zoo.service.problems import NOT_READY, ProblemError
 from tokenizers_zoo.service.settings import ALL_LOCAL, ServiceSettings
@@ -65,6 +66,10 @@ class TokenizerPool:
         self.states: dict[str, str] = dict.fromkeys(self.names, LOADING)
         self.errors: dict[str, str] = {}
         self.engines: dict[str, ServedTokenizer] = {}
+        budget_mib = settings.max_memory_mib or default_budget_mib(settings.workers)
+        #: Shared by every served tokenizer of this process.
+        self.budget = MemoryBudget(budget_mib * MIB, max_waiting=settings.max_queue)
+        metrics.memory_reserved.set_function(lambda: self.budget.reserved)
         self.closing = False
         self._loader = loader or _default_loader
         self._task: asyncio.Task[None] | None = None
@@ -100,6 +105,7 @@ class TokenizerPool:
 
     async def _load_all(self) -> None:
         limits = MediaLimits(self.settings.max_pixels, self.settings.max_audio_seconds)
+        log.info("memory budget for requests in flight: %d MiB", self.budget.total // MIB)
         if self.settings.torch_threads:
             torch.set_num_threads(self.settings.torch_threads)
         for name in self.names:
@@ -125,7 +131,11 @@ class TokenizerPool:
                 max_batch_size=self.settings.max_batch_size,
                 max_wait_ms=self.settings.max_wait_ms,
                 max_queue=self.settings.max_queue,
+                budget=self.budget,
+                cost=_memory_cost(name),
             )
+            if engine.cost is None:
+                log.warning("%s records no memory cost: its requests are not budgeted", name)
             engine.start()
             self.engines[name] = engine
             self.states[name] = READY
@@ -138,3 +148,10 @@ class TokenizerPool:
             return None
         path = Path(self.settings.weights_dir) / name
         return path if path.exists() else None
+
+
+def _memory_cost(name: str) -> MemoryCost | None:
+    try:
+        return tz.get_entry(name).memory
+    except UnknownTokenizerError:  # a checkpoint directory served by path
+        return None

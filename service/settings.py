@@ -51,6 +51,9 @@ class ServiceSettings:
     max_audio_seconds: float = 600.0
     #: Items in one batch request.
     max_batch_items: int = 64
+    #: MiB that requests in flight may use at once, beyond the loaded models, per worker
+    #: process (``service/memory.py``); 0: half of this machine's memory, shared by the workers.
+    max_memory_mib: int = 0
     api_keys: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
@@ -58,7 +61,13 @@ class ServiceSettings:
         for name in positive + ("max_batch_items",):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("max_wait_ms", "request_timeout_s", "max_audio_seconds", "torch_threads"):
+        for name in (
+            "max_wait_ms",
+            "request_timeout_s",
+            "max_audio_seconds",
+            "torch_threads",
+            "max_memory_mib",
+        ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be >= 0, got {getattr(self, name)}")
 

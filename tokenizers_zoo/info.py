@@ -94,3 +94,23 @@ class TokenizerInfo:
         data["scales"] = list(self.scales)
         data["num_codebooks"] = self.num_codebooks
         return data
+
+
+@dataclass(frozen=True)
+class MemoryCost:
+    """Memory one encode or decode of one item needs beyond the loaded model, as measured by
+    ``tzoo bench memory``: ``fixed`` bytes plus ``per_unit`` bytes per pixel of the image
+    (``unit="pixel"``) or per second of audio (``unit="second"``). The service admits a
+    request only when this fits its memory budget; a batch costs the sum of its items."""
+
+    unit: Literal["pixel", "second"]
+    encode_fixed: float
+    encode_per_unit: float
+    decode_fixed: float
+    decode_per_unit: float
+
+    def bytes(self, op: str, units: float) -> float:
+        """Bytes for one ``op`` (``"encode"`` or ``"decode"``) of ``units`` pixels or seconds."""
+        if op == "encode":
+            return self.encode_fixed + self.encode_per_unit * units
+        return self.decode_fixed + self.decode_per_unit * units

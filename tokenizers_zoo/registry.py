@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from tokenizers_zoo.errors import CheckpointError, UnknownTokenizerError, WeightsNotFoundError
-from tokenizers_zoo.info import KINDS, MODALITIES, TokenizerInfo
+from tokenizers_zoo.info import KINDS, MODALITIES, MemoryCost, TokenizerInfo
 from tokenizers_zoo.tokenizer import (
     CONFIG_FILE,
     WEIGHTS_FILE,
@@ -41,13 +41,16 @@ class RegistryEntry:
     inside the installed package); ``None`` means the architecture needs none, or
     that the caller must supply them. ``config=None`` takes the architecture's settings
     from the checkpoint's ``config.json``, so a shipped checkpoint describes itself.
-    ``description`` is the one sentence ``tzoo list``, ``info`` and the service show."""
+    ``description`` is the one sentence ``tzoo list``, ``info`` and the service show;
+    ``memory`` what one request costs (``tzoo bench memory`` measures it), which the
+    service budgets with."""
 
     name: str
     architecture: type[Tokenizer]
     config: dict[str, Any] | None = None
     description: str = ""
     weights: str | None = None
+    memory: MemoryCost | None = None
 
     def weights_path(self) -> Path | None:
         if self.weights is None:
@@ -92,6 +95,7 @@ def register(
     *,
     description: str = "",
     weights: str | None = None,
+    memory: MemoryCost | None = None,
     default: bool = False,
     overwrite: bool = False,
     modality: str | None = None,
@@ -111,7 +115,9 @@ def register(
         raise ValueError(f"a tokenizer named {name!r} is already registered (pass overwrite=True)")
     if config is None and weights is None:
         raise ValueError("give the architecture's config, or weights whose config.json holds it")
-    entry = RegistryEntry(name, architecture, None if config is None else dict(config), description, weights)
+    entry = RegistryEntry(
+        name, architecture, None if config is None else dict(config), description, weights, memory
+    )
     if modality is not None or kind is not None or default:
         declared = (modality or entry.modality, kind or entry.kind)
         if declared != (entry.modality, entry.kind):

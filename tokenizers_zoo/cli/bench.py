@@ -40,6 +40,21 @@ def add_commands(sub: Any) -> None:
     )
     p.set_defaults(func=kernels_command)
 
+    p = bench.add_parser("memory", help="memory one encode and one decode of each tokenizer needs")
+    p.add_argument("--tokenizer", help="NAME[,NAME...] (default: every registered one)")
+    p.add_argument(
+        "--admission-budget-mib",
+        type=int,
+        default=0,
+        help="instead: load a fresh tzoo serve with this --max-memory-mib with --clients concurrent "
+        "encodes of --side images, and report statuses and the server's peak RSS rise",
+    )
+    p.add_argument("--side", type=int, default=512, help="image side for --admission-budget-mib")
+    p.add_argument("--clients", type=int, default=64, help="concurrent clients for --admission-budget-mib")
+    p.add_argument("--timeout", type=float, default=600.0, help="request timeout for --admission-budget-mib")
+    p.add_argument("--out", help="directory for results.json")
+    p.set_defaults(func=memory_command)
+
     p = bench.add_parser(
         "recon", help="reconstruction quality, token cost and speed of tokenizers on a folder of media"
     )
@@ -107,6 +122,20 @@ def kernels_command(args: argparse.Namespace) -> int:
         max_run_seconds=args.max_run_seconds,
         budget_minutes=args.budget_minutes,
     )
+    return 0
+
+
+def memory_command(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.benchmarks.memory_costs import run_memory_benchmark
+
+    names = [n.strip() for n in args.tokenizer.split(",") if n.strip()] if args.tokenizer else None
+    if args.admission_budget_mib:
+        from tokenizers_zoo.benchmarks.memory_costs import admission_check
+
+        name = names[0] if names else "image-fsq-f8-4k"
+        result = admission_check(name, args.admission_budget_mib, args.side, args.clients, args.timeout)
+        return 0 if set(result["statuses"]) == {200} else 1
+    run_memory_benchmark(names, args.out)
     return 0
 
 

@@ -20,6 +20,11 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--timeout", type=float, help="seconds a request may take (default 30)")
     p.add_argument("--api-key-file", help="require one of the keys in FILE (one per line)")
     p.add_argument("--workers", type=int, help="worker processes (default 1)")
+    p.add_argument(
+        "--max-memory-mib",
+        type=int,
+        help="MiB requests in flight may use at once, per worker (default: half the machine's memory)",
+    )
     p.set_defaults(func=serve_command)
 
 
@@ -41,6 +46,7 @@ def serve_command(args: argparse.Namespace) -> int:
         request_timeout_s=args.timeout,
         api_key_file=args.api_key_file,
         workers=args.workers,
+        max_memory_mib=args.max_memory_mib,
     )
     serve(settings)
     return 0

@@ -41,8 +41,14 @@ class AttnBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
-        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, c, h * w).transpose(-1, -2).unbind(1)
-        out = F.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None])[:, 0]
+        # Contiguous q, k, v: with strided views CPU attention falls back to the math kernel,
+        # which builds the (hw x hw) score matrix (17 GB for a 2048 x 2048 image at f8);
+        # contiguous ones take the flash kernel, whose memory grows with hw, not its square.
+        q, k, v = (
+            t[:, None].contiguous()
+            for t in self.qkv(self.norm(x)).reshape(b, 3, c, h * w).transpose(-1, -2).unbind(1)
+        )
+        out = F.scaled_dot_product_attention(q, k, v)[:, 0]
         return x + self.proj(out.transpose(-1, -2).reshape(b, c, h, w))
 
 

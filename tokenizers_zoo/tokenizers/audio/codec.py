@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from tokenizers_zoo.errors import InvalidMediaError, InvalidTokensError
-from tokenizers_zoo.info import TokenizerInfo
+from tokenizers_zoo.info import MemoryCost, TokenizerInfo
 from tokenizers_zoo.media.audio import to_audio_batch
 from tokenizers_zoo.models.seanet import SEANetDecoder, SEANetEncoder, StreamState
 from tokenizers_zoo.quantizers import ResidualVQ
@@ -204,5 +204,8 @@ register(
     NeuralAudioCodec,
     description="causal SEANet codec + residual VQ (12 x 1024), 16 kHz speech, 1.5/3/6 kbps, streams",
     weights="weights/audio-rvq-16khz",
+    # tzoo bench memory: 7.1 MB per second of audio to encode, 7.6 to decode (a straight line
+    # through 2 s and 12 s: long audio runs in 5 s windows, so this overstates it); 10% to spare.
+    memory=MemoryCost("second", 0, 7.9e6, 0, 8.4e6),
     default=True,
 )

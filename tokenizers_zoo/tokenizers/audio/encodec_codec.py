@@ -24,7 +24,7 @@ from encodec import EncodecModel
 from torch import Tensor
 
 from tokenizers_zoo.errors import CheckpointError, InvalidTokensError
-from tokenizers_zoo.info import TokenizerInfo
+from tokenizers_zoo.info import MemoryCost, TokenizerInfo
 from tokenizers_zoo.registry import register
 from tokenizers_zoo.tokenizers.audio.causal_stream import CausalStream
 from tokenizers_zoo.tokenizers.audio.encodec_weights import find_checkpoint
@@ -252,11 +252,15 @@ register(
     "audio-encodec-24khz",
     Encodec24kTokenizer,
     {"bandwidth": 6.0},
+    # tzoo bench memory (random weights): 19.7 MB per second either way; 10% to spare.
+    memory=MemoryCost("second", 0, 21.7e6, 0, 21.7e6),
     description="EnCodec 24 kHz mono (Meta), 8 x 1024 codes at 75 frames/s (6 kbps; 1.5-24 by bandwidth=)",
 )
 register(
     "audio-encodec-48khz",
     Encodec48kTokenizer,
     {"bandwidth": 6.0},
+    # tzoo bench memory (random weights): 33 MiB + 0.41 MB per second either way; 10% to spare.
+    memory=MemoryCost("second", 36 * 2**20, 0.45e6, 36 * 2**20, 0.45e6),
     description="EnCodec 48 kHz stereo (Meta), 4 x 1024 codes at 150 frames/s (6 kbps; 3-24 by bandwidth=)",
 )
