@@ -61,11 +61,28 @@ def test_token_json_is_strict() -> None:
         {"ids": [[2**70]]},
         {**good, "original_size": [0]},
         {**good, "shape": [9]},
+        {**good, "shape": 3},
+        {**good, "shape": "1,1,2"},
+        {**good, "shape": [1, 1, 2.0]},
+        {**good, "shape": [1, True, 2]},
+        {**good, "shape": {"a": 1}},
+        {**good, "dtype": 5},
+        {**good, "sample_rate": 0},
+        {**good, "sample_rate": 99999999999},
+        {**good, "sample_rate": "16k"},
         {**good, "kind": "continuous"},
         {**good, "extras": [1]},
     ):
         with pytest.raises(InvalidTokensError):
             EncodedTokens.from_json(bad)
+
+
+def test_token_headers_are_strict_too() -> None:
+    npy = np.zeros((1, 1, 2), np.int64)
+    assert EncodedTokens.from_npy(write_npy(npy), {"X-Tzoo-Sample-Rate": "1000000"}).sample_rate == 1_000_000
+    for rate in ("99999999999", "0", "-5", "8k"):  # a WAV header holds at most 2**32 - 1
+        with pytest.raises(InvalidTokensError, match="sample_rate"):
+            EncodedTokens.from_npy(write_npy(npy), {"X-Tzoo-Sample-Rate": rate})
 
 
 def test_tokens_files_round_trip(tmp_path) -> None:  # noqa: ANN001

@@ -35,7 +35,7 @@ from tokenizers_zoo.service.problems import (
     problem_responses,
 )
 from tokenizers_zoo.service.schemas import BatchEncodeRequest, BatchEncodeResponse
-from tokenizers_zoo.wire import EncodedTokens
+from tokenizers_zoo.wire import MAX_SAMPLE_RATE, EncodedTokens
 
 router = APIRouter(prefix="/v1/tokenizers", tags=["encode"])
 
@@ -51,7 +51,7 @@ _FILES = {
 #: What the served modalities take (the service reads images and audio).
 _MEDIA_TYPES = sorted({t for m in ("image", "audio") for t in accepted_types(m)} - {NPY})
 SampleRate = Annotated[
-    int | None, Query(gt=0, le=1_000_000, description="rate of raw samples sent as .npy (audio)")
+    int | None, Query(gt=0, le=MAX_SAMPLE_RATE, description="rate of raw samples sent as .npy (audio)")
 ]
 
 

@@ -1,0 +1,94 @@
+"""The service at the edges of its input (issue 16): tiny audio, absurd rates and shapes,
+clients that abort or stall their uploads, declared types that lie, and error details
+that must say nothing about the server. Every answer is a 4xx problem, never a 500."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import numpy as np
+import pytest
+from service_helpers import assert_problem, image_name, running, wav
+
+import tokenizers_zoo as tz
+from tokenizers_zoo.service.app import create_app
+from tokenizers_zoo.service.settings import ServiceSettings
+from tokenizers_zoo.wire import write_npy
+
+IMAGE = image_name()
+#: The default audio tokenizer of each kind (a codec with weights, and log-mel).
+AUDIO = tuple(dict.fromkeys(tz.default_tokenizer("audio", kind) for kind in ("discrete", "continuous")))
+
+
+@pytest.fixture(scope="module")
+def url() -> str:
+    with running(create_app(ServiceSettings(tokenizers=(IMAGE, *AUDIO))), ready=True) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def http(url: str) -> httpx.Client:
+    with httpx.Client(base_url=url, timeout=30) as client:
+        yield client
+
+
+def _zero_tokens(name: str, samples: int) -> tuple[bytes, dict[str, str]]:
+    """Zero tokens of ``samples`` samples of audio as ``.npy`` and its headers."""
+    info = tz.get_entry(name).info
+    data = np.zeros((1, *info.token_shape((samples,))), np.int64 if info.kind == "discrete" else np.float32)
+    return write_npy(data), {"Content-Type": "application/x-npy", "X-Tzoo-Kind": info.kind}
+
+
+# -- 2. user input that used to be a 500 ------------------------------------------------------
+@pytest.mark.parametrize("name", AUDIO)
+def test_audio_of_30_ms_or_less_and_three_frames_or_fewer(http: httpx.Client, name: str) -> None:
+    rate = tz.get_entry(name).info.sample_rate or 16000
+    for samples in (1, 100, rate * 30 // 1000):
+        encoded = http.post(
+            f"/v1/tokenizers/{name}/encode", content=wav(samples, rate), headers={"Content-Type": "audio/wav"}
+        )
+        assert encoded.status_code == 200, (samples, encoded.text[:300])
+        assert encoded.json()["original_size"] == [samples]
+        decoded = http.post(f"/v1/tokenizers/{name}/decode", json=encoded.json())
+        assert decoded.status_code == 200 and decoded.content[:4] == b"RIFF", decoded.text[:300]
+    hop = tz.get_entry(name).info.temporal_factor
+    for frames in (1, 2, 3):
+        body, headers = _zero_tokens(name, frames * hop)
+        decoded = http.post(f"/v1/tokenizers/{name}/decode", content=body, headers=headers)
+        assert decoded.status_code == 200, (frames, decoded.text[:300])
+
+
+def test_sample_rates_out_of_range_are_refused(http: httpx.Client) -> None:
+    name = AUDIO[0]
+    body, headers = _zero_tokens(name, 1600)
+    for rate in ("99999999999", "1000001", "0"):
+        answer = http.post(
+            f"/v1/tokenizers/{name}/decode", content=body, headers={**headers, "X-Tzoo-Sample-Rate": rate}
+        )
+        assert "sample_rate" in assert_problem(answer, 422, "invalid-tokens")["detail"]
+    tokens = http.post(
+        f"/v1/tokenizers/{name}/encode", content=wav(1600), headers={"Content-Type": "audio/wav"}
+    ).json()
+    as_json = http.post(f"/v1/tokenizers/{name}/decode", json={**tokens, "sample_rate": 10**12})
+    assert_problem(as_json, 422, "invalid-tokens")
+    raw = http.post(
+        f"/v1/tokenizers/{name}/encode?sample_rate=99999999999",
+        content=write_npy(np.zeros(160, np.float32)),
+        headers={"Content-Type": "application/x-npy"},
+    )
+    assert_problem(raw, 400, "bad-parameter")
+
+
+def test_a_shape_that_is_not_a_list_of_sizes_is_invalid_tokens(http: httpx.Client) -> None:
+    name = AUDIO[0]
+    tokens = http.post(
+        f"/v1/tokenizers/{name}/encode", content=wav(1600), headers={"Content-Type": "audio/wav"}
+    ).json()
+    for shape in (5, "1,2", {"0": 1}, [1.0], [-1], [True]):
+        answer = http.post(
+            f"/v1/tokenizers/{name}/decode",
+            content=json.dumps({**tokens, "shape": shape}),
+            headers={"Content-Type": "application/json"},
+        )
+        assert "shape" in assert_problem(answer, 422, "invalid-tokens")["detail"]
