@@ -4,12 +4,17 @@ that must say nothing about the server. Every answer is a 4xx problem, never a 5
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import socket
+import time
+from collections.abc import Iterator
 
 import httpx
 import numpy as np
 import pytest
-from service_helpers import assert_problem, image_name, running, wav
+from service_helpers import assert_problem, image_name, metric, png, running, wait_until, wav
 
 import tokenizers_zoo as tz
 from tokenizers_zoo.service.app import create_app
@@ -92,3 +97,59 @@ def test_a_shape_that_is_not_a_list_of_sizes_is_invalid_tokens(http: httpx.Clien
             headers={"Content-Type": "application/json"},
         )
         assert "shape" in assert_problem(answer, 422, "invalid-tokens")["detail"]
+
+
+# -- 3. clients that abort their upload ------------------------------------------------------
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def _captured_logs() -> Iterator[_Records]:
+    """Every record of the service's loggers (they propagate to the root) and uvicorn's (which
+    do not), the service's from INFO up."""
+    handler = _Records()
+    service = logging.getLogger("tokenizers_zoo.service")
+    loggers = [logging.getLogger(), logging.getLogger("uvicorn.error")]
+    level = service.level
+    service.setLevel(logging.INFO)
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+        service.setLevel(level)
+
+
+def _head(path: str, length: int, content_type: str = "image/png") -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+def test_an_aborted_upload_is_a_499_and_one_quiet_log_line(url: str) -> None:
+    port = int(url.rsplit(":", 1)[1])
+    route = "/v1/tokenizers/{name}/encode"
+    labels = {"method": "POST", "route": route}
+    before = {s: metric(url, "tzoo_requests_total", status=s, **labels) for s in ("499", "500")}
+    body = png(64, 64)
+    aborts = 5
+    with _captured_logs() as logs:
+        for _ in range(aborts):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(_head(f"/v1/tokenizers/{IMAGE}/encode", len(body)) + body[: len(body) // 2])
+                time.sleep(0.05)  # the server is reading the body now
+        aborted = before["499"] + aborts
+        wait_until(lambda: metric(url, "tzoo_requests_total", status="499", **labels) == aborted)
+    assert metric(url, "tzoo_requests_total", status="500", **labels) == before["500"]
+    loud = [r for r in logs.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert loud == [], [r.getMessage() for r in loud]
+    quiet = [r for r in logs.records if "closed the connection" in r.getMessage()]
+    assert len(quiet) == aborts and all(r.levelno == logging.INFO for r in quiet)
