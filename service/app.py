@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from tokenizers_zoo.service.deadlines import ClientDisconnectedError
 from tokenizers_zoo.service.dependencies import ServiceState, require_api_key
-from tokenizers_zoo.service.limits import BodySizeLimitMiddleware
+from tokenizers_zoo.service.limits import BodySizeLimitMiddleware, BodyTimeoutMiddleware
 from tokenizers_zoo.service.metrics import RequestMetricsMiddleware, ServiceMetrics
 from tokenizers_zoo.service.pool import Loader, TokenizerPool
 from tokenizers_zoo.service.problems import install_problem_handlers
@@ -74,6 +74,7 @@ def create_app(settings: ServiceSettings | None = None, loader: Loader | None = 
     for router in (tokenizers.router, encode.router, decode.router):
         app.include_router(router, dependencies=protected)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.body_timeout)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # outermost: sees every answer
     return app
 

@@ -55,6 +55,7 @@ NOT_FOUND = ProblemType(404, "not-found", "No such resource")
 UNKNOWN_TOKENIZER = ProblemType(404, "unknown-tokenizer", "This service has no tokenizer of that name")
 METHOD_NOT_ALLOWED = ProblemType(405, "method-not-allowed", "Method not allowed on this route")
 NOT_ACCEPTABLE = ProblemType(406, "not-acceptable", "No representation matches the Accept header")
+BODY_TIMEOUT = ProblemType(408, "body-timeout", "The request body did not arrive in time")
 TOO_LARGE = ProblemType(413, "too-large", "The body or the media is over a size limit")
 UNSUPPORTED_MEDIA_TYPE = ProblemType(415, "unsupported-media-type", "The tokenizer cannot take this type")
 INVALID_TOKENS = ProblemType(422, "invalid-tokens", "The tokens cannot be decoded by this tokenizer")
@@ -73,6 +74,7 @@ ALL_TYPES = (
     UNKNOWN_TOKENIZER,
     METHOD_NOT_ALLOWED,
     NOT_ACCEPTABLE,
+    BODY_TIMEOUT,
     TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
     INVALID_TOKENS,

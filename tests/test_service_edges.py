@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from service_helpers import assert_problem, image_name, metric, png, running, wa
 import tokenizers_zoo as tz
 from tokenizers_zoo.service.app import create_app
 from tokenizers_zoo.service.settings import ServiceSettings
+from tokenizers_zoo.tokenizers.image.patch import PatchConfig, PatchTokenizer
 from tokenizers_zoo.wire import write_npy
 
 IMAGE = image_name()
@@ -153,3 +155,54 @@ def test_an_aborted_upload_is_a_499_and_one_quiet_log_line(url: str) -> None:
     assert loud == [], [r.getMessage() for r in loud]
     quiet = [r for r in logs.records if "closed the connection" in r.getMessage()]
     assert len(quiet) == aborts and all(r.levelno == logging.INFO for r in quiet)
+
+
+# -- 5. uploads that stall or trickle ----------------------------------------------------------
+def _patch_loader(name: str, device: str, weights: object) -> PatchTokenizer:
+    return PatchTokenizer(PatchConfig(16), name)
+
+
+def _answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of the one answer on ``sock``."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    while len(body) < int(headers.get("content-length", 0)):
+        body += sock.recv(65536)
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_a_body_that_stalls_or_trickles_is_a_408_and_the_connection_closes() -> None:
+    settings = ServiceSettings(tokenizers=(IMAGE,), body_timeout=0.5)  # served by a patch tokenizer
+    path = f"/v1/tokenizers/{IMAGE}/encode"
+    body = png(32, 32)
+    with running(create_app(settings, loader=_patch_loader), ready=True) as server:
+        port = server.config.port
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:  # a whole body in time
+            sock.sendall(_head(path, len(body)) + body)
+            assert _answer(sock)[0] == 200
+        for trickle in (False, True):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                started = time.monotonic()
+                sock.sendall(_head(path, len(body)) + body[:10])
+                # A byte every 50 ms until the answer: alive, but far too slow.
+                while (
+                    trickle and not select.select([sock], [], [], 0.05)[0] and time.monotonic() < started + 3
+                ):
+                    sock.sendall(b"\0")
+                status, headers, answer = _answer(sock)
+                waited = time.monotonic() - started
+                closed = sock.recv(1) == b""
+            assert status == 408 and headers["content-type"].startswith("application/problem+json")
+            problem = json.loads(answer)
+            assert problem["type"].endswith(":body-timeout") and "0.5 s" in problem["detail"]
+            assert closed and 0.4 < waited < 3, (closed, waited)
+        route = {"method": "POST", "route": "/v1/tokenizers/{name}/encode"}
+        assert metric(server.url, "tzoo_requests_total", status="408", **route) == 2
+    assert ServiceSettings.from_env({"TZOO_BODY_TIMEOUT": "2.5"}).body_timeout == 2.5
