@@ -4,7 +4,9 @@ that must say nothing about the server. Every answer is a 4xx problem, never a 5
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import json
 import logging
 import select
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 import httpx
 import numpy as np
 import pytest
+from PIL import Image
 from service_helpers import assert_problem, image_name, metric, png, running, wait_until, wav
 
 import tokenizers_zoo as tz
@@ -206,3 +209,62 @@ def test_a_body_that_stalls_or_trickles_is_a_408_and_the_connection_closes() -> 
         route = {"method": "POST", "route": "/v1/tokenizers/{name}/encode"}
         assert metric(server.url, "tzoo_requests_total", status="408", **route) == 2
     assert ServiceSettings.from_env({"TZOO_BODY_TIMEOUT": "2.5"}).body_timeout == 2.5
+
+
+# -- 6. the declared type chooses the decoder; Accept q=0 refuses --------------------------------
+def _image_as(fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((24, 24, 3), 90, np.uint8)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def test_the_declared_type_chooses_the_decoder(http: httpx.Client) -> None:
+    path = f"/v1/tokenizers/{IMAGE}/encode"
+    files = {
+        kind: _image_as(fmt)
+        for kind, fmt in (
+            ("image/png", "PNG"),
+            ("image/gif", "GIF"),
+            ("image/jpeg", "JPEG"),
+            ("image/webp", "WEBP"),
+        )
+    }
+    for declared in files:
+        for actual, body in files.items():
+            answer = http.post(path, content=body, headers={"Content-Type": declared})
+            if actual == declared:
+                assert answer.status_code == 200, (declared, answer.text[:200])
+                continue
+            detail = assert_problem(answer, 400, "malformed-body")["detail"]
+            assert declared in detail and " at 0x" not in detail, detail
+    multipart = http.post(path, files={"file": ("x.gif", files["image/png"], "image/gif")})
+    assert_problem(multipart, 400, "malformed-body")
+    item = {"data": base64.b64encode(files["image/png"]).decode(), "content_type": "image/gif"}
+    batch = http.post(f"{path}/batch", json={"items": [item]}).json()["results"][0]
+    assert batch["error"]["status"] == 400
+    # The table lists BMP for local files; bodies are never given to its decoder.
+    bmp = http.post(path, content=_image_as("BMP"), headers={"Content-Type": "image/bmp"})
+    assert_problem(bmp, 415, "unsupported-media-type")
+    assert "image/bmp" not in http.get(f"/v1/tokenizers/{IMAGE}").json()["accepts"]
+    wav_as_flac = http.post(
+        f"/v1/tokenizers/{AUDIO[0]}/encode", content=wav(1600), headers={"Content-Type": "audio/flac"}
+    )
+    assert_problem(wav_as_flac, 400, "malformed-body")
+
+
+def test_accept_q_0_is_not_acceptable(http: httpx.Client) -> None:
+    path = f"/v1/tokenizers/{IMAGE}/encode"
+    image = png(16, 16)
+    refused = http.post(
+        path, content=image, headers={"Content-Type": "image/png", "Accept": "application/json;q=0"}
+    )
+    assert_problem(refused, 406, "not-acceptable")
+    other = http.post(
+        path, content=image, headers={"Content-Type": "image/png", "Accept": "*/*, application/json;q=0"}
+    )
+    assert other.status_code == 200 and other.headers["content-type"] == "application/x-npy"
+    tokens = http.post(path, content=image, headers={"Content-Type": "image/png"}).json()
+    no_png = http.post(
+        f"/v1/tokenizers/{IMAGE}/decode", json=tokens, headers={"Accept": "image/png;q=0, image/*"}
+    )
+    assert no_png.status_code == 200 and no_png.headers["content-type"] == "image/jpeg"

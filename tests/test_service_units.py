@@ -107,6 +107,21 @@ def test_negotiate() -> None:
         negotiate("text/html", offered)
 
 
+def test_negotiate_q_0_refuses_and_the_most_specific_range_wins() -> None:
+    """RFC 9110 12.5.1: q=0 is "not acceptable"; a type takes its most specific range's q."""
+    offered = ["application/json", "application/x-npy"]
+    for refused in ("application/json;q=0", "*/*;q=0", "application/*;q=0", "application/json;q=nope"):
+        with pytest.raises(NotAcceptableError):
+            negotiate(refused, ["application/json"])
+    assert negotiate("application/json;q=0, application/x-npy", offered) == "application/x-npy"
+    assert negotiate("*/*, application/json;q=0", offered) == "application/x-npy"
+    assert negotiate("application/*;q=0.2, application/x-npy;q=0.1", offered) == "application/json"
+    assert negotiate("Application/X-NPY;Q=0.9, */*;q=0.5", offered) == "application/x-npy"
+    assert negotiate("application/json;q=0.5, application/x-npy;q=0.5", offered) == "application/json"
+    with pytest.raises(NotAcceptableError):
+        negotiate("application/json;q=2, application/x-npy;q=-1", offered)  # out of 0..1
+
+
 # -- settings ------------------------------------------------------------------------------
 def test_settings_from_env_flags_and_back(tmp_path) -> None:  # noqa: ANN001
     env = {"TZOO_PORT": "9000", "TZOO_TOKENIZERS": "a, b", "TZOO_MAX_WAIT_MS": "2.5", "TZOO_HOST": "0.0.0.0"}

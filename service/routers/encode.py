@@ -20,8 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from tokenizers_zoo.formats import JSON, NPY, accepted_types, media_type
-from tokenizers_zoo.media.files import read_media
+from tokenizers_zoo.formats import JSON, NPY, media_type
+from tokenizers_zoo.media.files import read_media, readable_types
 from tokenizers_zoo.service.deadlines import within_deadline
 from tokenizers_zoo.service.dependencies import Served, State
 from tokenizers_zoo.service.engine import ServedTokenizer
@@ -49,7 +49,7 @@ _FILES = {
     "required": ["file"],
 }
 #: What the served modalities take (the service reads images and audio).
-_MEDIA_TYPES = sorted({t for m in ("image", "audio") for t in accepted_types(m)} - {NPY})
+_MEDIA_TYPES = sorted({t for m in ("image", "audio") for t in readable_types(m)} - {NPY})
 SampleRate = Annotated[
     int | None, Query(gt=0, le=MAX_SAMPLE_RATE, description="rate of raw samples sent as .npy (audio)")
 ]

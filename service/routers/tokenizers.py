@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tokenizers_zoo.formats import accepted_types, returned_types
+from tokenizers_zoo.formats import returned_types
+from tokenizers_zoo.media.files import readable_types
 from tokenizers_zoo.service.dependencies import Served, State
 from tokenizers_zoo.service.problems import problem_responses
 from tokenizers_zoo.service.schemas import TokenizerDetail, TokenizerSummary
@@ -30,6 +31,6 @@ async def tokenizer_info(tokenizer: Served) -> TokenizerDetail:
     return TokenizerDetail(
         **info.to_dict(),
         options=list(tokenizer.tokenizer.options),
-        accepts=accepted_types(info.modality),
+        accepts=readable_types(info.modality),
         returns=returned_types(info.modality),
     )

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
+from PIL import UnidentifiedImageError
 
 from tokenizers_zoo.errors import (
     InvalidMediaError,
@@ -24,9 +25,16 @@ from tokenizers_zoo.errors import (
     MediaTooLargeError,
     UnsupportedMediaTypeError,
 )
-from tokenizers_zoo.formats import NPY, decoder_name, guess_media_type, media_type, returned_types
-from tokenizers_zoo.media.audio import read_audio, write_wav
-from tokenizers_zoo.media.image import read_image, to_uint8, write_image
+from tokenizers_zoo.formats import (
+    MODALITY_FORMATS,
+    NPY,
+    decoder_name,
+    guess_media_type,
+    media_type,
+    returned_types,
+)
+from tokenizers_zoo.media.audio import AUDIO_FORMATS, read_audio, write_wav
+from tokenizers_zoo.media.image import IMAGE_FORMATS, read_image, to_uint8, write_image
 from tokenizers_zoo.wire import read_npy, write_npy
 
 T = TypeVar("T")
@@ -51,13 +59,31 @@ class Media:
     sample_rate: int | None = None
 
 
+#: The decoders ``read_media`` runs on bytes, per modality (the table lists more types for
+#: local files: BMP and TIFF images are read from paths, never from bytes).
+_BYTE_DECODERS = {"image": IMAGE_FORMATS, "audio": AUDIO_FORMATS}
+
+
+def readable_types(modality: str) -> list[str]:
+    """The media types ``read_media`` decodes for ``modality``, then raw ``.npy`` arrays:
+    what the service's encode takes."""
+    decoders = _BYTE_DECODERS.get(modality, ())
+    types = [f.media_type for f in MODALITY_FORMATS.get(modality, ()) if f.decoder in decoders]
+    return [*types, NPY] if types else []
+
+
 def read_media(
     modality: str, content_type: str | None, body: bytes, limits: MediaLimits, sample_rate: int | None
 ) -> Media:
     """Parse one media file of type ``content_type``, or raw ``.npy`` pixels or samples
-    (``sample_rate`` is required for samples)."""
+    (``sample_rate`` is required for samples). The type chooses the one decoder that runs:
+    bytes of another format are a ``MalformedBodyError``, however readable they are."""
     kind = media_type(content_type)
     decoder = None if kind == NPY else decoder_name(modality, kind)
+    if decoder is not None and decoder not in _BYTE_DECODERS.get(modality, ()):
+        raise UnsupportedMediaTypeError(
+            f"{kind} is read from local files only; send one of {', '.join(readable_types(modality))}"
+        )
     if not body:
         raise InvalidMediaError("the body is empty")
     if modality == "image":
@@ -66,7 +92,7 @@ def read_media(
             if pixels.ndim >= 2 and pixels.shape[0] * pixels.shape[1] > limits.max_pixels:
                 raise MediaTooLargeError(f"image of {pixels.shape[:2]} is over {limits.max_pixels} pixels")
             return Media(pixels)
-        return Media(_parsed(read_image, body, limits.max_pixels))
+        return Media(_parsed(_read_image, body, kind, decoder, limits.max_pixels))
     if modality != "audio":
         raise UnsupportedMediaTypeError(f"no reader for {modality} media yet")
     if decoder is None:
@@ -81,6 +107,17 @@ def read_media(
         return Media(samples, sample_rate)
     samples, rate = _parsed(read_audio, body, decoder, limits.max_audio_seconds)
     return Media(samples, rate)
+
+
+def _read_image(body: bytes, kind: str, decoder: str, max_pixels: int) -> np.ndarray:
+    try:
+        return read_image(body, max_pixels, formats=(decoder,))
+    except InvalidMediaError as exc:
+        if isinstance(exc.__cause__, UnidentifiedImageError):  # not this format at all
+            raise InvalidMediaError(
+                f"the body is not a {decoder} image (its declared type {kind} chooses the decoder)"
+            ) from exc
+        raise
 
 
 def _parsed(reader: Callable[..., T], *args: Any) -> T:

@@ -134,14 +134,18 @@ def to_pil(image: Tensor) -> Image.Image:
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 
 
-def read_image(data: bytes, max_pixels: int | None = None) -> np.ndarray:
-    """PNG, JPEG, WebP or GIF (first frame) bytes -> uint8 ``(H, W, 3)`` RGB.
+def read_image(
+    data: bytes, max_pixels: int | None = None, formats: tuple[str, ...] | None = None
+) -> np.ndarray:
+    """PNG, JPEG, WebP or GIF (first frame) bytes -> uint8 ``(H, W, 3)`` RGB; ``formats``
+    narrows the decoders to those of them (the declared type's: bytes are not sniffed).
 
     The canvas size is read from the header and checked against ``max_pixels`` before
     any pixel is decoded, so a small file declaring a huge image (a decompression bomb)
     costs nothing."""
     try:
-        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
+        allowed = IMAGE_FORMATS if formats is None else tuple(f for f in formats if f in IMAGE_FORMATS)
+        with Image.open(io.BytesIO(data), formats=allowed) as image:
             if max_pixels is not None and image.width * image.height > max_pixels:
                 raise MediaTooLargeError(
                     f"image of {image.width}x{image.height} pixels is over the limit of {max_pixels} pixels"
