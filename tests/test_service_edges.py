@@ -268,3 +268,48 @@ def test_accept_q_0_is_not_acceptable(http: httpx.Client) -> None:
         f"/v1/tokenizers/{IMAGE}/decode", json=tokens, headers={"Accept": "image/png;q=0, image/*"}
     )
     assert no_png.status_code == 200 and no_png.headers["content-type"] == "image/jpeg"
+
+
+# -- 7. details say nothing about the server ---------------------------------------------------
+class _BuggyTokenizer(PatchTokenizer):
+    """Its encode fails the way bugs and careless messages do: a repr and a server path."""
+
+    def encode_tensor(self, x: object, **options: object) -> object:
+        raise RuntimeError(f"bug: {io.BytesIO()!r} from /srv/tzoo/secret/model.py")
+
+
+def test_problem_details_hold_no_reprs_or_server_paths(http: httpx.Client) -> None:
+    app = create_app(ServiceSettings(tokenizers=(IMAGE,)), loader=lambda name, *_: _BuggyTokenizer(name=name))
+    with running(app, ready=True) as server:
+        path = f"{server.url}/v1/tokenizers/{IMAGE}/encode"
+        bug = httpx.post(path, content=png(16, 16), headers={"Content-Type": "image/png"})
+        batch = httpx.post(
+            f"{path}/batch",
+            json={"items": [{"data": base64.b64encode(png(16, 16)).decode(), "content_type": "image/png"}]},
+        )
+    detail = assert_problem(bug, 500, "internal")["detail"]
+    assert batch.json()["results"][0]["error"]["status"] == 500
+    for text in (bug.text, batch.text):
+        assert " at 0x" not in text and "/srv" not in text and "secret" not in text, text
+    assert "RuntimeError" in detail
+    garbage = http.post(
+        f"/v1/tokenizers/{IMAGE}/encode", content=b"junk", headers={"Content-Type": "image/png"}
+    )
+    assert " at 0x" not in assert_problem(garbage, 400, "malformed-body")["detail"]
+
+
+def test_public_strips_reprs_and_absolute_paths() -> None:
+    from tokenizers_zoo.service.problems import public
+
+    assert public(f"cannot identify image file {io.BytesIO()!r}") == "cannot identify image file <BytesIO>"
+    assert (
+        public("not found (searched /root/.cache/torch/hub/checkpoints)")
+        == "not found (searched .../checkpoints)"
+    )
+    for kept in (
+        "Accept 'image/png;q=0' names nothing: image/png",
+        "ratio 1/2",
+        "see http://host/a/b",
+        "/readyz",
+    ):
+        assert public(kept) == kept
