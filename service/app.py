@@ -19,6 +19,7 @@ from tokenizers_zoo.service.deadlines import ClientDisconnectedError
 from tokenizers_zoo.service.dependencies import ServiceState, require_api_key
 from tokenizers_zoo.service.limits import BodySizeLimitMiddleware, BodyTimeoutMiddleware
 from tokenizers_zoo.service.metrics import RequestMetricsMiddleware, ServiceMetrics
+from tokenizers_zoo.service.openapi import install_openapi
 from tokenizers_zoo.service.pool import Loader, TokenizerPool
 from tokenizers_zoo.service.problems import install_problem_handlers
 from tokenizers_zoo.service.routers import decode, encode, health, tokenizers
@@ -55,6 +56,7 @@ def create_app(settings: ServiceSettings | None = None, loader: Loader | None = 
     app = FastAPI(title="tokenizers-zoo", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.service = ServiceState(settings, metrics, pool)
     install_problem_handlers(app)
+    install_openapi(app, settings)
 
     async def on_disconnect(request: Request, exc: Exception) -> Response:
         """Nobody is left to answer: counted as 499; a client that aborts its upload (Starlette's

@@ -160,6 +160,105 @@ def test_an_aborted_upload_is_a_499_and_one_quiet_log_line(url: str) -> None:
     assert len(quiet) == aborts and all(r.levelno == logging.INFO for r in quiet)
 
 
+# -- 4. the OpenAPI document is exact ----------------------------------------------------------
+def _refs(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _resolve(document: dict, ref: str) -> object:
+    assert ref.startswith("#/"), ref
+    node: object = document
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]  # type: ignore[index]
+    return node
+
+
+def test_every_ref_in_the_openapi_document_resolves(http: httpx.Client) -> None:
+    document = http.get("/openapi.json").json()
+    refs = set(_refs(document))
+    assert "#/components/schemas/BatchEncodeRequest" in refs and "#/components/schemas/TokensBody" in refs
+    for ref in refs:
+        assert isinstance(_resolve(document, ref), dict), ref
+    # FastAPI's 422 validation answers do not happen here (a bad parameter is a 400 problem).
+    assert "HTTPValidationError" not in json.dumps(document)
+
+
+def test_openapi_bodies_are_the_ones_the_server_takes(http: httpx.Client) -> None:
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")  # installed with schemathesis
+    document = http.get("/openapi.json").json()
+
+    def validator(name: str):  # noqa: ANN202
+        return jsonschema_rs.Draft202012Validator({"$ref": f"#/components/schemas/{name}", **document})
+
+    tokens_body = validator("TokensBody")
+    answer = http.post(
+        f"/v1/tokenizers/{IMAGE}/encode", content=png(16, 16), headers={"Content-Type": "image/png"}
+    )
+    tokens = answer.json()
+    key = "ids" if tokens["kind"] == "discrete" else "latents"
+    other = "latents" if key == "ids" else "ids"
+    assert tokens_body.is_valid(tokens)
+    for wrong in (
+        {k: v for k, v in tokens.items() if k != key},  # neither ids nor latents
+        {**tokens, other: tokens[key]},  # both
+        {**tokens, key: None},
+        {**tokens, "kind": "continuous" if key == "ids" else "discrete"},
+        {**tokens, "shape": 5},
+        {**tokens, "sample_rate": 10**9},
+    ):
+        assert not tokens_body.is_valid(wrong), wrong
+        decoded = http.post(f"/v1/tokenizers/{IMAGE}/decode", json=wrong)
+        assert decoded.status_code == 422, (wrong.keys(), decoded.text[:200])  # the server refuses it too
+    batch_body = validator("BatchEncodeRequest")
+    items = [{"data": base64.b64encode(png(8, 8)).decode(), "content_type": "image/png"}]
+    assert batch_body.is_valid({"items": items}) and not batch_body.is_valid({"items": []})
+    assert not batch_body.is_valid({"items": items * 65})  # max_batch_items, 64 by default
+    batch = http.post(f"/v1/tokenizers/{IMAGE}/encode/batch", json={"items": items})
+    assert batch.status_code == 200 and validator("BatchEncodeResponse").is_valid(batch.json())
+    assert "error" not in batch.json()["results"][0]  # a result has tokens or an error, not both keys
+    # Multipart: only 'file' fields (one for encode, 1..max for batch), as documented.
+    encode = document["paths"]["/v1/tokenizers/{name}/encode"]["post"]["requestBody"]["content"]
+    assert encode["multipart/form-data"]["schema"]["additionalProperties"] is False
+    one = {"file": ("x.png", png(8, 8), "image/png")}
+    path = f"/v1/tokenizers/{IMAGE}/encode"
+    assert http.post(path, files=one).status_code == 200
+    assert_problem(http.post(path, files=one, data={"other": "1"}), 400, "malformed-body")
+    assert_problem(
+        http.post(path, files={**one, "extra": ("y.png", png(8, 8), "image/png")}), 400, "malformed-body"
+    )
+    assert_problem(http.post(f"{path}/batch", files={**one, "extra": one["file"]}), 400, "malformed-body")
+    two = [("file", ("a.png", png(8, 8), "image/png"))] * 2
+    assert_problem(http.post(path, files=two), 400, "malformed-body")
+
+
+def test_security_is_declared_only_when_api_keys_are() -> None:
+    def document(**settings: object) -> dict:
+        return create_app(ServiceSettings(tokenizers=(IMAGE,), **settings), loader=_patch_loader).openapi()
+
+    open_service = document()
+    assert "securitySchemes" not in open_service["components"]
+    operations = [op for item in open_service["paths"].values() for op in item.values()]
+    assert all("security" not in op and "401" not in op["responses"] for op in operations)
+    protected = document(api_keys=("key",))
+    assert set(protected["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
+    tokenizers = protected["paths"]["/v1/tokenizers"]["get"]
+    assert (
+        tokenizers["security"] == [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+        and "401" in tokenizers["responses"]
+    )
+    assert "security" not in protected["paths"]["/healthz"]["get"]
+    limited = document(max_batch_items=3)["components"]["schemas"]["BatchEncodeRequest"]
+    assert limited["properties"]["items"]["maxItems"] == 3
+
+
 # -- 5. uploads that stall or trickle ----------------------------------------------------------
 def _patch_loader(name: str, device: str, weights: object) -> PatchTokenizer:
     return PatchTokenizer(PatchConfig(16), name)
