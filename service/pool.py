@@ -21,7 +21,7 @@ from tokenizers_zoo.media.files import MediaLimits
 from tokenizers_zoo.service.engine import ServedTokenizer
 from tokenizers_zoo.service.memory import MIB, MemoryBudget, default_budget_mib
 from tokenizers_zoo.service.metrics import ServiceMetrics
-from tokenizers_zoo.service.problems import NOT_READY, ProblemError
+from tokenizers_zoo.service.problems import NOT_READY, ProblemError, public
 from tokenizers_zoo.service.settings import ALL_LOCAL, ServiceSettings
 from tokenizers_zoo.tokenizer import Tokenizer
 
@@ -90,15 +90,24 @@ class TokenizerPool:
             await asyncio.gather(self._task, return_exceptions=True)
         await asyncio.gather(*(engine.close() for engine in self.engines.values()))
 
+    @property
+    def loading(self) -> bool:
+        """Whether waiting can make the service ready: something loads and nothing failed."""
+        states = self.states.values()
+        return LOADING in states and FAILED not in states and not self.closing
+
     def get(self, name: str) -> ServedTokenizer:
-        """The served tokenizer ``name``: 404 when this service does not serve it, 503 while
-        it loads."""
+        """The served tokenizer ``name``: 503 while it loads (with ``Retry-After``) or when
+        it failed to load (without: that does not clear), 404 when this service does not
+        serve it (skipped ones say why)."""
         engine = self.engines.get(name)
         if engine is not None:
             return engine
         state = self.states.get(name)
         if state == LOADING:
             raise ProblemError(NOT_READY, f"{name} is still loading", {"Retry-After": "1"})
+        if state == FAILED:
+            raise ProblemError(NOT_READY, f"{name} failed to load: {self.errors[name]}")
         served = ", ".join(self.engines) or "none yet"
         why = f" ({state}: {self.errors[name]})" if name in self.errors else ""
         raise UnknownTokenizerError(f"this service does not serve {name!r}{why}; it serves: {served}")
@@ -116,12 +125,12 @@ class TokenizerPool:
             except WeightsNotFoundError as exc:
                 # all-local serves what this machine has; a name asked for by hand must load.
                 self.states[name] = SKIPPED if self.settings.tokenizers == (ALL_LOCAL,) else FAILED
-                self.errors[name] = str(exc)
+                self.errors[name] = public(str(exc))
                 log.warning("tokenizer %s not served: %s", name, exc)
                 continue
             except Exception as exc:
                 self.states[name] = FAILED
-                self.errors[name] = f"{type(exc).__name__}: {exc}"
+                self.errors[name] = public(f"{type(exc).__name__}: {exc}")
                 log.error("tokenizer %s failed to load", name, exc_info=exc)
                 continue
             engine = ServedTokenizer(

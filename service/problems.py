@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,7 @@ NOT_FOUND = ProblemType(404, "not-found", "No such resource")
 UNKNOWN_TOKENIZER = ProblemType(404, "unknown-tokenizer", "This service has no tokenizer of that name")
 METHOD_NOT_ALLOWED = ProblemType(405, "method-not-allowed", "Method not allowed on this route")
 NOT_ACCEPTABLE = ProblemType(406, "not-acceptable", "No representation matches the Accept header")
+BODY_TIMEOUT = ProblemType(408, "body-timeout", "The request body did not arrive in time")
 TOO_LARGE = ProblemType(413, "too-large", "The body or the media is over a size limit")
 UNSUPPORTED_MEDIA_TYPE = ProblemType(415, "unsupported-media-type", "The tokenizer cannot take this type")
 INVALID_TOKENS = ProblemType(422, "invalid-tokens", "The tokens cannot be decoded by this tokenizer")
@@ -73,6 +75,7 @@ ALL_TYPES = (
     UNKNOWN_TOKENIZER,
     METHOD_NOT_ALLOWED,
     NOT_ACCEPTABLE,
+    BODY_TIMEOUT,
     TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
     INVALID_TOKENS,
@@ -109,6 +112,31 @@ _BY_EXCEPTION: tuple[tuple[type[Exception], ProblemType], ...] = (
 )
 
 
+#: ``<_io.BytesIO object at 0x7f...>``, ``<function f at 0x...>``: reprs naming memory addresses.
+_REPR = re.compile(r"<([^<>]*?)(?: object)? at 0x[0-9a-fA-F]+>")
+#: An absolute POSIX path of two or more parts (``/srv/weights/x/model.safetensors``); not
+#: media types (``image/png``), ratios or URLs, whose slashes follow a letter or a slash.
+_PATH = re.compile(r"(?<![\w./~:-])/(?:[^\s/'\"<>:;,()\[\]{}]+/)+([^\s/'\"<>:;,()\[\]{}]*)")
+
+
+def public(text: str) -> str:
+    """``text`` without what it may say about the server: object reprs become ``<BytesIO>``
+    and absolute paths keep their last part (``.../model.safetensors``). Applied to every
+    problem's ``detail`` as a last line of defence; the full text goes to the log."""
+    text = _REPR.sub(lambda m: f"<{m.group(1).rsplit('.', 1)[-1]}>", text)
+    return _PATH.sub(lambda m: f".../{m.group(1)}", text)
+
+
+def _public_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return public(value)
+    if isinstance(value, dict):
+        return {key: _public_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_public_values(item) for item in value]
+    return value
+
+
 def as_problem(exc: Exception) -> ProblemError:
     """The problem a service exception stands for; unexpected ones become ``INTERNAL``."""
     if isinstance(exc, ProblemError):
@@ -121,7 +149,7 @@ def as_problem(exc: Exception) -> ProblemError:
     if isinstance(exc, TokenizersZooError):
         return ProblemError(INVALID_MEDIA, str(exc))
     log.error("internal error", exc_info=exc)
-    return ProblemError(INTERNAL, f"{type(exc).__name__}: {exc}")
+    return ProblemError(INTERNAL, f"{type(exc).__name__} (the server's log has the details)")
 
 
 def problem_body(error: ProblemError, instance: str | None = None) -> dict[str, Any]:
@@ -129,8 +157,8 @@ def problem_body(error: ProblemError, instance: str | None = None) -> dict[str, 
         "type": error.problem.uri,
         "title": error.problem.title,
         "status": error.problem.status,
-        "detail": error.detail,
-        **error.extra,
+        "detail": public(error.detail),
+        **_public_values(error.extra),
     }
     if instance is not None:
         body["instance"] = instance

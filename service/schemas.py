@@ -6,9 +6,12 @@ Media and ``.npy`` bodies are raw bytes and are described in the routes'
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from tokenizers_zoo.wire import MAX_SAMPLE_RATE
 
 
 class Problem(BaseModel):
@@ -54,28 +57,65 @@ class TokenizerDetail(TokenizerSummary):
     returns: list[str] = Field(description="media types decode gives (Accept)")
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    """A field that may be left out but is never null documents no ``default: null``."""
+    schema.pop("default", None)
+
+
+#: Exactly one of ``ids`` and ``latents``, and ``kind`` (when given) saying which.
+_ONE_OF_IDS_OR_LATENTS = [
+    {"required": ["ids"], "not": {"required": ["latents"]}, "properties": {"kind": {"const": "discrete"}}},
+    {"required": ["latents"], "not": {"required": ["ids"]}, "properties": {"kind": {"const": "continuous"}}},
+]
+
+
 class TokensBody(BaseModel):
-    """Tokens of one item as encode answers and decode takes them (``ids`` for discrete
-    tokenizers, ``latents`` for continuous ones; both with a batch axis of 1)."""
+    """Tokens of one item as encode answers and decode takes them (``wire.EncodedTokens``
+    checks them): ``ids`` for discrete tokenizers or ``latents`` for continuous ones, exactly
+    one, as nested lists with a batch axis of 1. ``SkipJsonSchema[None]``: a field may be
+    left out, but when given it is never null."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": _ONE_OF_IDS_OR_LATENTS})
 
     tokenizer: str = ""
-    kind: Literal["discrete", "continuous"] | None = None
-    shape: list[int] | None = None
+    kind: Literal["discrete", "continuous"] | SkipJsonSchema[None] = Field(
+        None, json_schema_extra=_no_default
+    )
+    shape: list[Annotated[int, Field(ge=0)]] | None = None
     dtype: str | None = None
-    original_size: list[int] | None = Field(None, description="media size before padding; decode crops to it")
-    sample_rate: int | None = None
+    original_size: list[Annotated[int, Field(ge=1)]] | None = Field(
+        None, description="media size before padding; decode crops to it"
+    )
+    sample_rate: Annotated[int, Field(ge=1, le=MAX_SAMPLE_RATE)] | None = None
     extras: dict[str, Any] = {}
-    ids: list[Any] | None = None
-    latents: list[Any] | None = None
+    ids: list[Any] | SkipJsonSchema[None] = Field(
+        None, description="integer ids, e.g. [[[1, 2], [3, 4]]]", json_schema_extra=_no_default
+    )
+    latents: list[Any] | SkipJsonSchema[None] = Field(
+        None, description="numbers, e.g. [[[0.5, -1.2]]]", json_schema_extra=_no_default
+    )
 
 
 class BatchItem(BaseModel):
     data: str = Field(description="the media file, base64-encoded")
-    content_type: str = Field(examples=["image/png"])
+    content_type: str = Field(examples=["image/png"], description="chooses the decoder, as Content-Type does")
+
+
+#: An 8 x 8 grey PNG: the example a reader (or a fuzzer) can send to an image tokenizer.
+EXAMPLE_PNG_BASE64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAFElEQVR4nGNsaGhgwAaYsIoOWgkAMBcBkGHHl6YAAAAASUVORK5CYII="
+)
 
 
 class BatchEncodeRequest(BaseModel):
-    items: list[BatchItem]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": [{"data": EXAMPLE_PNG_BASE64, "content_type": "image/png"}]}]
+        }
+    )
+
+    #: at most ``max_batch_items`` (the OpenAPI document says this service's number)
+    items: list[BatchItem] = Field(min_length=1)
 
 
 class BatchResult(BaseModel):

@@ -44,6 +44,9 @@ class ServiceSettings:
     max_queue: int = 256
     #: Seconds from arrival to answer before 503 (0: no limit).
     request_timeout_s: float = 30.0
+    #: Seconds from a request's headers to the end of its body before 408 and the connection
+    #: is closed (0: no limit), so stalled or trickling uploads cannot hold connections.
+    body_timeout: float = 30.0
     api_key_file: str | None = None
     workers: int = 1
     max_body_bytes: int = 32 * 1024 * 1024
@@ -64,6 +67,7 @@ class ServiceSettings:
         for name in (
             "max_wait_ms",
             "request_timeout_s",
+            "body_timeout",
             "max_audio_seconds",
             "torch_threads",
             "max_memory_mib",

@@ -238,7 +238,7 @@ def test_encode_errors_name_the_file_in_the_clis_words(tmp_path: Path, capsys) -
     (tmp_path / "text.wav").write_text("not audio either")
     (tmp_path / "speech.wav").write_bytes(write_wav(np.zeros((1, 1600), np.float32), 16000))
     cases = [
-        ("image-fsq-f8-4k", "garbage.png", "garbage.png: not a readable image: its bytes are none of PNG/"),
+        ("image-fsq-f8-4k", "garbage.png", "garbage.png: not a PNG image, as its type image/png says"),
         ("audio-rvq-16khz", "text.wav", "text.wav: not a readable wav file: Invalid data found"),
         (
             "image-fsq-f8-4k",

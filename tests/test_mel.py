@@ -47,3 +47,16 @@ def test_griffin_lim_round_trip_is_spectrally_close_and_deterministic() -> None:
     no_phase = MelTokenizer(MelConfig(griffin_lim_iters=0)).decode(tokens)
     unrefined = tok.encode(no_phase[0], sample_rate=16000).latents.exp()
     assert (unrefined - mel).norm() / mel.norm() > 0.5  # the iterations are what gets it close
+
+
+def test_audio_of_one_sample_to_30_ms_encodes_and_decodes() -> None:
+    """torch.stft's reflect padding needs more than n_fft // 2 samples: shorter audio (and
+    three frames or fewer to decode) used to raise a RuntimeError, a 500 in the service."""
+    tok = tz.load("audio-mel-80")
+    for samples in (1, 100, 160, 480, 512, 513):
+        tokens = tok.encode(harmonic(samples), sample_rate=16000)
+        assert tokens.latents.shape == (1, math.ceil(samples / 160), 80)
+        assert torch.isfinite(tokens.latents).all()
+        assert tok.decode(tokens).shape == (1, 1, samples)
+    for frames in (1, 2, 3):
+        assert tok.decode(torch.zeros(1, frames, 80)).shape == (1, 1, frames * 160)

@@ -124,8 +124,9 @@ def test_not_ready_while_loading_then_ready() -> None:
     with running(app) as server, httpx.Client(base_url=server.url) as http:
         wait_until(loading.is_set)
         assert http.get("/healthz").status_code == 200
-        body = assert_problem(http.get("/readyz"), 503, "not-ready")
-        assert body["tokenizers"] == {NAME: "loading"}
+        ready = http.get("/readyz")
+        body = assert_problem(ready, 503, "not-ready")
+        assert body["tokenizers"] == {NAME: "loading"} and ready.headers["retry-after"] == "1"
         encode = http.post(ENCODE, content=png(), headers=PNG_HEADERS)
         assert_problem(encode, 503, "not-ready")
         assert encode.headers["retry-after"] == "1"
@@ -141,12 +142,16 @@ def test_a_tokenizer_that_fails_to_load_keeps_the_service_unready() -> None:
     app = create_app(ServiceSettings(tokenizers=(NAME,)), loader=missing)
     with running(app) as server, httpx.Client(base_url=server.url) as http:
         wait_until(lambda: "failed" in http.get("/readyz").text)
-        body = assert_problem(http.get("/readyz"), 503, "not-ready")
-        assert "/nowhere" in body["errors"][NAME]
-        assert (
-            "/nowhere"
-            in assert_problem(http.get(f"/v1/tokenizers/{NAME}"), 404, "unknown-tokenizer")["detail"]
-        )
+        ready = http.get("/readyz")
+        body = assert_problem(ready, 503, "not-ready")
+        assert "retry-after" not in ready.headers  # waiting does not clear a failed load
+        assert "failed to load" in body["detail"] and "model.safetensors not found" in body["errors"][NAME]
+        # It is served, but broken: 503 with the reason, not 404 "unknown"; no server paths.
+        answer = http.get(f"/v1/tokenizers/{NAME}")
+        detail = assert_problem(answer, 503, "not-ready")["detail"]
+        assert "failed to load" in detail and "model.safetensors not found" in detail
+        assert "retry-after" not in answer.headers
+        assert "/nowhere" not in ready.text + answer.text
 
 
 @pytest.mark.slow

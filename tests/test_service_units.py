@@ -61,11 +61,28 @@ def test_token_json_is_strict() -> None:
         {"ids": [[2**70]]},
         {**good, "original_size": [0]},
         {**good, "shape": [9]},
+        {**good, "shape": 3},
+        {**good, "shape": "1,1,2"},
+        {**good, "shape": [1, 1, 2.0]},
+        {**good, "shape": [1, True, 2]},
+        {**good, "shape": {"a": 1}},
+        {**good, "dtype": 5},
+        {**good, "sample_rate": 0},
+        {**good, "sample_rate": 99999999999},
+        {**good, "sample_rate": "16k"},
         {**good, "kind": "continuous"},
         {**good, "extras": [1]},
     ):
         with pytest.raises(InvalidTokensError):
             EncodedTokens.from_json(bad)
+
+
+def test_token_headers_are_strict_too() -> None:
+    npy = np.zeros((1, 1, 2), np.int64)
+    assert EncodedTokens.from_npy(write_npy(npy), {"X-Tzoo-Sample-Rate": "1000000"}).sample_rate == 1_000_000
+    for rate in ("99999999999", "0", "-5", "8k"):  # a WAV header holds at most 2**32 - 1
+        with pytest.raises(InvalidTokensError, match="sample_rate"):
+            EncodedTokens.from_npy(write_npy(npy), {"X-Tzoo-Sample-Rate": rate})
 
 
 def test_tokens_files_round_trip(tmp_path) -> None:  # noqa: ANN001
@@ -88,6 +105,21 @@ def test_negotiate() -> None:
     assert negotiate("text/html, image/*", offered) == "image/png"
     with pytest.raises(NotAcceptableError):
         negotiate("text/html", offered)
+
+
+def test_negotiate_q_0_refuses_and_the_most_specific_range_wins() -> None:
+    """RFC 9110 12.5.1: q=0 is "not acceptable"; a type takes its most specific range's q."""
+    offered = ["application/json", "application/x-npy"]
+    for refused in ("application/json;q=0", "*/*;q=0", "application/*;q=0", "application/json;q=nope"):
+        with pytest.raises(NotAcceptableError):
+            negotiate(refused, ["application/json"])
+    assert negotiate("application/json;q=0, application/x-npy", offered) == "application/x-npy"
+    assert negotiate("*/*, application/json;q=0", offered) == "application/x-npy"
+    assert negotiate("application/*;q=0.2, application/x-npy;q=0.1", offered) == "application/json"
+    assert negotiate("Application/X-NPY;Q=0.9, */*;q=0.5", offered) == "application/x-npy"
+    assert negotiate("application/json;q=0.5, application/x-npy;q=0.5", offered) == "application/json"
+    with pytest.raises(NotAcceptableError):
+        negotiate("application/json;q=2, application/x-npy;q=-1", offered)  # out of 0..1
 
 
 # -- settings ------------------------------------------------------------------------------

@@ -39,6 +39,10 @@ _NPY_MAGIC = b"\x93NUMPY"
 #: takes their entries, so a split batch still decodes.
 PER_ITEM = "per_item"
 
+#: The highest sample rate tokens may carry (and the service's ``?sample_rate=`` takes): far
+#: above any audio format in use (384 kHz), far below what a WAV header can hold (2**32 - 1).
+MAX_SAMPLE_RATE = 1_000_000
+
 
 @dataclass
 class EncodedTokens:
@@ -108,14 +112,19 @@ class EncodedTokens:
                 raise InvalidTokensError("'kind' must be 'discrete' or 'continuous'")
             data = check_token_array(data, kind)
         shape = body.get("shape")
-        if shape is not None and list(shape) != list(data.shape):
-            raise InvalidTokensError(f"'shape' {shape} does not match the data's {list(data.shape)}")
+        if shape is not None:
+            if not isinstance(shape, list) or not all(_is_int(v) and v >= 0 for v in shape):
+                raise InvalidTokensError("'shape' must be a list of non-negative integers")
+            if shape != list(data.shape):
+                raise InvalidTokensError(f"'shape' {shape} does not match the data's {list(data.shape)}")
+        if body.get("dtype") is not None:
+            _string(body["dtype"], "dtype")
         return cls(
             tokenizer=_string(body.get("tokenizer", ""), "tokenizer"),
             kind=kind,
             data=data,
             original_size=_size(body.get("original_size")),
-            sample_rate=_optional_int(body.get("sample_rate"), "sample_rate"),
+            sample_rate=_sample_rate(body.get("sample_rate")),
             extras=_extras(body.get("extras")),
         )
 
@@ -196,13 +205,14 @@ def _size(value: Any) -> tuple[int, ...]:
     return tuple(int(v) for v in value)
 
 
-def _optional_int(value: Any, name: str) -> int | None:
+def _sample_rate(value: Any) -> int | None:
+    """None, or a rate in 1..MAX_SAMPLE_RATE Hz (an int, or its digits from a header)."""
     if value is None:
         return None
     if isinstance(value, str) and value.isdigit():
         value = int(value)
-    if not _is_int(value) or value <= 0:
-        raise InvalidTokensError(f"'{name}' must be a positive integer")
+    if not _is_int(value) or not 0 < value <= MAX_SAMPLE_RATE:
+        raise InvalidTokensError(f"'sample_rate' must be an integer from 1 to {MAX_SAMPLE_RATE} Hz")
     return int(value)
 
 

@@ -18,7 +18,15 @@ from tokenizers_zoo.service.dependencies import Served, State
 from tokenizers_zoo.service.engine import ServedTokenizer
 from tokenizers_zoo.service.negotiation import negotiate
 from tokenizers_zoo.service.problems import problem_responses
-from tokenizers_zoo.wire import H_EXTRAS, H_KIND, H_ORIGINAL_SIZE, EncodedTokens
+from tokenizers_zoo.wire import (
+    H_EXTRAS,
+    H_KIND,
+    H_ORIGINAL_SIZE,
+    H_SAMPLE_RATE,
+    H_TOKENIZER,
+    MAX_SAMPLE_RATE,
+    EncodedTokens,
+)
 
 router = APIRouter(prefix="/v1/tokenizers", tags=["decode"])
 
@@ -32,7 +40,7 @@ _OUT_TYPES = sorted({t for m in ("image", "audio") for t in returned_types(m)} -
     response_class=Response,
     responses={
         200: {"description": "the media", "content": {t: _BINARY for t in [*_OUT_TYPES, NPY]}},
-        **problem_responses(400, 401, 404, 406, 413, 415, 422, 429, 503),
+        **problem_responses(400, 401, 404, 406, 408, 413, 415, 422, 429, 503),
     },
     openapi_extra={
         "requestBody": {
@@ -42,15 +50,35 @@ _OUT_TYPES = sorted({t for m in ("image", "audio") for t in returned_types(m)} -
                 NPY: _BINARY,
             },
         },
+        # What an .npy body's metadata headers hold (a JSON body carries it in the body).
         "parameters": [
+            {"name": H_TOKENIZER, "in": "header", "required": False, "schema": {"type": "string"}},
             {
                 "name": H_KIND,
                 "in": "header",
                 "required": False,
-                "schema": {"enum": ["discrete", "continuous"]},
+                "schema": {"type": "string", "enum": ["discrete", "continuous"]},
             },
-            {"name": H_ORIGINAL_SIZE, "in": "header", "required": False, "schema": {"type": "string"}},
-            {"name": H_EXTRAS, "in": "header", "required": False, "schema": {"type": "string"}},
+            {
+                "name": H_ORIGINAL_SIZE,
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "pattern": "^[1-9][0-9]*(,[1-9][0-9]*)*$"},
+                "description": "comma-separated sizes, e.g. 256,256 (pixels) or 16000 (samples)",
+            },
+            {
+                "name": H_SAMPLE_RATE,
+                "in": "header",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SAMPLE_RATE},
+            },
+            {
+                "name": H_EXTRAS,
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "a JSON object: the encode options the tokens were made with",
+            },
         ],
     },
 )

@@ -35,23 +35,45 @@ from tokenizers_zoo.service.problems import (
     problem_responses,
 )
 from tokenizers_zoo.service.schemas import BatchEncodeRequest, BatchEncodeResponse
-from tokenizers_zoo.wire import EncodedTokens
+from tokenizers_zoo.wire import H_SAMPLE_RATE, MAX_SAMPLE_RATE, TOKEN_HEADERS, EncodedTokens
 
 router = APIRouter(prefix="/v1/tokenizers", tags=["encode"])
 
 MULTIPART = "multipart/form-data"
 #: Bodies up to this size are parsed on the event loop (a 128x128 PNG decodes in ~0.2 ms).
 INLINE_PARSE_BYTES = 256 * 1024
+BATCH_PATH = "/v1/tokenizers/{name}/encode/batch"
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
-_FILES = {
-    "type": "object",
-    "properties": {"file": {"type": "string", "format": "binary"}},
-    "required": ["file"],
-}
 #: What the served modalities take (the service reads images and audio).
 _MEDIA_TYPES = sorted({t for m in ("image", "audio") for t in accepted_types(m)} - {NPY})
+_FILE = {"type": "string", "format": "binary", "description": "its part's Content-Type chooses the decoder"}
+#: Multipart as the server reads it: only 'file' fields, each a file part with a media type.
+_ENCODING = {"file": {"contentType": ", ".join([*_MEDIA_TYPES, NPY])}}
+_ONE_FILE = {
+    "schema": {
+        "type": "object",
+        "properties": {"file": _FILE},
+        "required": ["file"],
+        "additionalProperties": False,
+    },
+    "encoding": _ENCODING,
+}
+_FILES = {
+    "schema": {
+        "type": "object",
+        "properties": {"file": {"type": "array", "items": _FILE, "minItems": 1}},  # maxItems: openapi.py
+        "required": ["file"],
+        "additionalProperties": False,
+    },
+    "encoding": _ENCODING,
+}
+#: The metadata of an .npy answer (decode reads the same headers back).
+_TOKEN_HEADERS = {
+    name: {"required": False, "schema": {"type": "integer" if name == H_SAMPLE_RATE else "string"}}
+    for name in TOKEN_HEADERS
+}
 SampleRate = Annotated[
-    int | None, Query(gt=0, le=1_000_000, description="rate of raw samples sent as .npy (audio)")
+    int | None, Query(gt=0, le=MAX_SAMPLE_RATE, description="rate of raw samples sent as .npy (audio)")
 ]
 
 
@@ -62,17 +84,14 @@ SampleRate = Annotated[
         200: {
             "description": "tokens as JSON, or as .npy with the metadata in X-Tzoo-* headers",
             "content": {JSON: {"schema": {"$ref": "#/components/schemas/TokensBody"}}, NPY: _BINARY},
+            "headers": _TOKEN_HEADERS,
         },
-        **problem_responses(400, 401, 404, 406, 413, 415, 422, 429, 503),
+        **problem_responses(400, 401, 404, 406, 408, 413, 415, 422, 429, 503),
     },
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {
-                **{t: _BINARY for t in _MEDIA_TYPES},
-                NPY: _BINARY,
-                MULTIPART: {"schema": _FILES},
-            },
+            "content": {**{t: _BINARY for t in _MEDIA_TYPES}, NPY: _BINARY, MULTIPART: _ONE_FILE},
         }
     },
 )
@@ -94,15 +113,16 @@ async def encode(
 
 
 @router.post(
-    "/{name}/encode/batch",
+    BATCH_PATH.removeprefix(router.prefix),
     response_model=BatchEncodeResponse,
-    responses=problem_responses(400, 401, 404, 413, 503),
+    response_model_exclude_unset=True,  # a result has 'tokens' or 'error', not the other as null
+    responses=problem_responses(400, 401, 404, 408, 413, 503),
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {
                 JSON: {"schema": {"$ref": "#/components/schemas/BatchEncodeRequest"}},
-                MULTIPART: {"schema": _FILES},
+                MULTIPART: _FILES,
             },
         }
     },
@@ -187,11 +207,18 @@ def _b64(data: str, index: int) -> bytes | Exception:
 
 
 async def _form_files(request: Request, max_files: int) -> list[tuple[bytes, str | None]]:
-    form = await request.form(max_files=max_files, max_fields=max_files)
-    files = []
-    for value in form.getlist("file"):
-        if not isinstance(value, UploadFile):
-            raise ProblemError(MALFORMED, "each 'file' field must be a file upload")
-        files.append((await value.read(), value.content_type))
-    await form.close()
-    return files
+    """The ``file`` parts of a multipart body, as the OpenAPI document says: file uploads
+    only (a plain field is refused while parsing, max_fields=0), all named ``file``."""
+    form = await request.form(max_files=max_files, max_fields=0)
+    try:
+        unknown = sorted(set(form.keys()) - {"file"})
+        if unknown:
+            raise ProblemError(MALFORMED, f"multipart bodies take only 'file' fields, not {unknown}")
+        files = []
+        for value in form.getlist("file"):
+            if not isinstance(value, UploadFile):
+                raise ProblemError(MALFORMED, "each 'file' field must be a file upload")
+            files.append((await value.read(), value.content_type))
+        return files
+    finally:
+        await form.close()

@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
 from tokenizers_zoo.service.dependencies import State, require_api_key
+from tokenizers_zoo.service.pool import FAILED, LOADING
 from tokenizers_zoo.service.problems import NOT_READY, ProblemError, problem_responses
 from tokenizers_zoo.service.schemas import Health, Readiness
 
@@ -21,14 +22,22 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Readiness, responses=problem_responses(503))
 async def readyz(state: State) -> Readiness:
-    """200 once every served tokenizer is loaded; 503 while loading, after a failed load
-    (``errors`` says which) and while shutting down."""
+    """200 once every served tokenizer is loaded; 503 while loading (with ``Retry-After``),
+    after a failed load (``errors`` says which and why; no ``Retry-After``: it does not
+    clear) and while shutting down."""
     pool = state.pool
     if not pool.ready:
-        why = "shutting down" if pool.closing else "not every tokenizer is loaded"
-        raise ProblemError(
-            NOT_READY, why, {"Retry-After": "1"}, tokenizers=dict(pool.states), errors=dict(pool.errors)
-        )
+        failed = {name: why for name, why in pool.errors.items() if pool.states[name] == FAILED}
+        if pool.closing:
+            why = "shutting down"
+        elif failed:
+            why = "failed to load: " + "; ".join(f"{name}: {reason}" for name, reason in failed.items())
+        elif pool.loading:
+            why = "loading: " + ", ".join(name for name, s in pool.states.items() if s == LOADING)
+        else:
+            why = "no tokenizer could be loaded (every one was skipped)"
+        headers = {"Retry-After": "1"} if pool.loading else {}
+        raise ProblemError(NOT_READY, why, headers, tokenizers=dict(pool.states), errors=dict(pool.errors))
     return Readiness(status="ready", tokenizers=dict(pool.states), errors=dict(pool.errors))
 
 

@@ -18,6 +18,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--max-wait-ms", type=float, help="longest wait for a batch to fill (default 0)")
     p.add_argument("--max-queue", type=int, help="queued requests per tokenizer before 429 (default 256)")
     p.add_argument("--timeout", type=float, help="seconds a request may take (default 30)")
+    p.add_argument("--body-timeout", type=float, help="seconds for a request body to arrive (default 30)")
     p.add_argument("--api-key-file", help="require one of the keys in FILE (one per line)")
     p.add_argument("--workers", type=int, help="worker processes (default 1)")
     p.add_argument(
@@ -44,6 +45,7 @@ def serve_command(args: argparse.Namespace) -> int:
         max_wait_ms=args.max_wait_ms,
         max_queue=args.max_queue,
         request_timeout_s=args.timeout,
+        body_timeout=args.body_timeout,
         api_key_file=args.api_key_file,
         workers=args.workers,
         max_memory_mib=args.max_memory_mib,

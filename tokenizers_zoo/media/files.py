@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
+from PIL import UnidentifiedImageError
 
 from tokenizers_zoo.errors import (
     InvalidMediaError,
@@ -24,7 +25,13 @@ from tokenizers_zoo.errors import (
     MediaTooLargeError,
     UnsupportedMediaTypeError,
 )
-from tokenizers_zoo.formats import NPY, decoder_name, guess_media_type, media_type, returned_types
+from tokenizers_zoo.formats import (
+    NPY,
+    decoder_name,
+    guess_media_type,
+    media_type,
+    returned_types,
+)
 from tokenizers_zoo.media.audio import read_audio, write_wav
 from tokenizers_zoo.media.image import read_image, to_uint8, write_image
 from tokenizers_zoo.wire import read_npy, write_npy
@@ -55,7 +62,8 @@ def read_media(
     modality: str, content_type: str | None, body: bytes, limits: MediaLimits, sample_rate: int | None
 ) -> Media:
     """Parse one media file of type ``content_type``, or raw ``.npy`` pixels or samples
-    (``sample_rate`` is required for samples)."""
+    (``sample_rate`` is required for samples). The type chooses the one decoder that runs:
+    bytes of another format are a ``MalformedBodyError``, however readable they are."""
     kind = media_type(content_type)
     decoder = None if kind == NPY else decoder_name(modality, kind)
     if not body:
@@ -66,7 +74,7 @@ def read_media(
             if pixels.ndim >= 2 and pixels.shape[0] * pixels.shape[1] > limits.max_pixels:
                 raise MediaTooLargeError(f"image of {pixels.shape[:2]} is over {limits.max_pixels} pixels")
             return Media(pixels)
-        return Media(_parsed(read_image, body, limits.max_pixels))
+        return Media(_parsed(_read_image, body, kind, decoder, limits.max_pixels))
     if modality != "audio":
         raise UnsupportedMediaTypeError(f"no reader for {modality} media yet")
     if decoder is None:
@@ -81,6 +89,17 @@ def read_media(
         return Media(samples, sample_rate)
     samples, rate = _parsed(read_audio, body, decoder, limits.max_audio_seconds)
     return Media(samples, rate)
+
+
+def _read_image(body: bytes, kind: str, decoder: str, max_pixels: int) -> np.ndarray:
+    try:
+        return read_image(body, max_pixels, formats=(decoder,))
+    except InvalidMediaError as exc:
+        if isinstance(exc.__cause__, UnidentifiedImageError):  # not this format at all
+            raise InvalidMediaError(
+                f"not a {decoder} image, as its type {kind} says (the type chooses the decoder)"
+            ) from exc
+        raise
 
 
 def _parsed(reader: Callable[..., T], *args: Any) -> T:

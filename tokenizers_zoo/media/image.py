@@ -136,14 +136,18 @@ def to_pil(image: Tensor) -> Image.Image:
 IMAGE_FORMATS = tuple(f.decoder for f in MODALITY_FORMATS["image"])
 
 
-def read_image(data: bytes, max_pixels: int | None = None) -> np.ndarray:
-    """PNG, JPEG, WebP or GIF (first frame) bytes -> uint8 ``(H, W, 3)`` RGB.
+def read_image(
+    data: bytes, max_pixels: int | None = None, formats: tuple[str, ...] | None = None
+) -> np.ndarray:
+    """PNG, JPEG, WebP or GIF (first frame) bytes -> uint8 ``(H, W, 3)`` RGB; ``formats``
+    narrows the decoders to those of them (the declared type's: bytes are not sniffed).
 
     The canvas size is read from the header and checked against ``max_pixels`` before
     any pixel is decoded, so a small file declaring a huge image (a decompression bomb)
     costs nothing."""
     try:
-        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
+        allowed = IMAGE_FORMATS if formats is None else tuple(f for f in formats if f in IMAGE_FORMATS)
+        with Image.open(io.BytesIO(data), formats=allowed) as image:
             if max_pixels is not None and image.width * image.height > max_pixels:
                 raise MediaTooLargeError(
                     f"image of {image.width}x{image.height} pixels is over the limit of {max_pixels} pixels"
@@ -153,10 +157,8 @@ def read_image(data: bytes, max_pixels: int | None = None) -> np.ndarray:
         raise
     except Image.DecompressionBombError as exc:
         raise MediaTooLargeError(str(exc)) from exc
-    except UnidentifiedImageError:
-        raise InvalidMediaError(
-            f"not a readable image: its bytes are none of {'/'.join(IMAGE_FORMATS)}"
-        ) from None
+    except UnidentifiedImageError as exc:  # its message holds the BytesIO's repr
+        raise InvalidMediaError(f"not a readable image: its bytes are not {'/'.join(allowed)}") from exc
     except Exception as exc:  # Pillow's decoders raise many types on hostile input; all mean "not an image"
         raise InvalidMediaError(f"not a readable {'/'.join(IMAGE_FORMATS)} image: {exc}") from exc
 

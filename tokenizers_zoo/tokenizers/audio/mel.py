@@ -44,7 +44,11 @@ class MelTokenizer(AudioTokenizer):
     Frame ``i`` is centred on sample ``i * hop`` (the end is reflected, as torch.stft does).
     The frame centred on the end of the padded audio is left out so that frames follow the
     zoo's ``ceil(samples / hop)``; ``decode`` repeats the last frame in its place. Griffin-Lim
-    starts from zero phase, so decoding is deterministic."""
+    starts from zero phase, so decoding is deterministic.
+
+    Reflecting needs more than ``n_fft // 2`` samples (32 ms at the defaults). Shorter audio
+    is padded with zeros instead, and decoding fewer frames than that runs Griffin-Lim with
+    silent frames appended and cuts them off: any length from one sample encodes and decodes."""
 
     Config = MelConfig
 
@@ -80,6 +84,7 @@ class MelTokenizer(AudioTokenizer):
 
     def encode_tensor(self, x: Tensor, **options: Any) -> Tensor:
         c = self.config
+        pad_mode = "reflect" if x.shape[-1] > c.n_fft // 2 else "constant"
         magnitudes = AF.spectrogram(
             x[:, 0].float(),
             pad=0,
@@ -89,14 +94,19 @@ class MelTokenizer(AudioTokenizer):
             win_length=c.n_fft,
             power=1.0,
             normalized=False,
+            pad_mode=pad_mode,
         )[..., :-1]  # (B, freqs, frames)
         mel = magnitudes.transpose(1, 2) @ self.banks.float()
         return mel.clamp_min(_FLOOR).log()
 
     def decode_tensor(self, data: Tensor, original_size: tuple[int, ...], **options: Any) -> Tensor:
         c = self.config
+        frames = data.shape[1]
         mel = data.float().exp()
         mel = torch.cat([mel, mel[:, -1:]], dim=1)  # the end frame encode left out
+        # Griffin-Lim's STFT reflects n_fft // 2 samples: silent frames up to that length.
+        silent = max(0, c.n_fft // 2 // c.hop_length + 1 - frames)
+        mel = torch.cat([mel, mel.new_zeros(mel.shape[0], silent, mel.shape[2])], dim=1)
         magnitudes = (mel @ self.unbanks.float()).clamp_min(0).transpose(1, 2)
         audio = AF.griffinlim(
             magnitudes,
@@ -107,9 +117,9 @@ class MelTokenizer(AudioTokenizer):
             power=1.0,
             n_iter=c.griffin_lim_iters,
             momentum=0.99,
-            length=data.shape[1] * c.hop_length,
+            length=(frames + silent) * c.hop_length,
             rand_init=False,
-        )
+        )[:, : frames * c.hop_length]
         return self.trim(audio[:, None].to(self.dtype), original_size)
 
 
