@@ -210,3 +210,33 @@ def test_save_pretrained_keeps_the_training_record(tmp_path: Path) -> None:
     meta = json.loads((tok.save_pretrained(tmp_path / "again") / "config.json").read_text())
     assert meta["training"]["step"] == step and meta["name"] == "image-kl-f8-c16"
     assert tz.load(str(tmp_path / "again")).training_record["step"] == step
+
+
+def test_the_catalog_is_the_registry() -> None:
+    """``tzoo list`` reads catalog.json; it must say what the live registry says (run
+    ``python scripts/write_catalog.py`` after changing a built-in entry)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from write_catalog import registry_catalog
+    finally:
+        sys.path.pop(0)
+    from tokenizers_zoo.catalog import read_catalog
+
+    assert [entry.to_dict() for entry in read_catalog()] == registry_catalog(), (
+        "catalog.json is stale: run python scripts/write_catalog.py"
+    )
+
+
+def test_tzoo_list_and_info_import_no_torch(tmp_path: Path) -> None:
+    listed = _run(
+        """
+        import sys
+        from tokenizers_zoo.cli import main
+        assert main(["list"]) == 0 and main(["info", "image-fsq-f8-4k", "--json"]) == 0
+        heavy = sorted(m for m in ("torch", "numpy", "tokenizers_zoo.tokenizers") if m in sys.modules)
+        print("IMPORTED", heavy)
+        """,
+        tmp_path,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "IMPORTED []" in listed.stdout

@@ -1,10 +1,12 @@
 """``tzoo list`` and ``tzoo info``: what the zoo holds, from the registry's static
-descriptions (no model is built, no weights are read)."""
+descriptions as ``catalog.json`` keeps them (no model is built, no weights are read, and
+neither torch nor the tokenizers are imported, so both answer at once)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from tokenizers_zoo.info import KINDS, MODALITIES, TokenizerInfo
@@ -25,18 +27,21 @@ def add_commands(sub: Any) -> None:
 
 
 def list_command(args: argparse.Namespace) -> int:
-    import tokenizers_zoo as tz
+    from tokenizers_zoo.catalog import read_catalog
 
-    entries = [tz.get_entry(name) for name in tz.list_tokenizers(args.modality, args.kind)]
+    entries = [
+        e
+        for e in read_catalog()
+        if args.modality in (None, e.info.modality) and args.kind in (None, e.info.kind)
+    ]
     if args.json:
         print(json.dumps([entry.info.to_dict() for entry in entries], indent=2))
         return 0
-    defaults = set(tz.default_tokenizers().values())
     facts = {entry.name: token_facts(entry.info) for entry in entries}
     width = max(map(len, facts.values()), default=0)
     for entry in entries:
         info = entry.info
-        mark = "*" if entry.name in defaults else " "
+        mark = "*" if entry.default else " "
         columns = f"{mark} {entry.name:<20} {info.modality:<6} {info.kind:<10} {facts[entry.name]:<{width}}"
         print(f"{columns} {info.description}")
     print("(* = default for its modality and kind)")
@@ -61,11 +66,13 @@ def vocabulary(sizes: tuple[int, ...]) -> str:
 
 
 def info_command(args: argparse.Namespace) -> int:
-    import tokenizers_zoo as tz
+    from tokenizers_zoo.catalog import catalog_entry
 
-    if args.weights is None and not tz.is_checkpoint(args.name):
-        info = tz.get_entry(args.name).info
+    if args.weights is None and not Path(args.name).is_dir():
+        info = catalog_entry(args.name).info
     else:
+        import tokenizers_zoo as tz
+
         info = tz.load(args.name, weights=args.weights).info
     if args.json:
         print(json.dumps(info.to_dict(), indent=2))
