@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import time
 from collections.abc import Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -42,6 +43,7 @@ class ServedTokenizer:
         max_queue: int,
         budget: MemoryBudget | None = None,
         cost: MemoryCost | None = None,
+        timeout_s: float = 0.0,
     ) -> None:
         self.tokenizer = tokenizer
         self.name = tokenizer.name
@@ -49,6 +51,10 @@ class ServedTokenizer:
         self.limits = limits
         self.budget = budget
         self.cost = cost
+        self.timeout_s = timeout_s
+        #: The fastest pace seen per op (seconds per pixel or per second of audio), for
+        #: refusing work that cannot finish within the timeout.
+        self._seconds_per_unit: dict[str, float] = {}
         self._metrics = metrics
         # One thread per tokenizer: batches of one model run one after another, and torch
         # spreads each over the cores itself.
@@ -85,11 +91,10 @@ class ServedTokenizer:
 
     async def encode(self, media: Media, options: Mapping[str, Any]) -> EncodedTokens:
         key = (ENCODE, media.array.shape, media.array.dtype.str, media.sample_rate, _frozen(options))
-        if self.info.modality == "audio":
-            units, what = media.array.shape[-1] / (media.sample_rate or 1), "encoding this audio"
-        else:
-            units, what = media.array.shape[0] * media.array.shape[1], "encoding this image"
-        async with self._memory("encode", units, what):
+        what = f"encoding this {self.info.modality}"
+        units = self._units(ENCODE, media)
+        self._check_time(ENCODE, units, what)
+        async with self._memory(ENCODE, units, what):
             return await self._submit(key, media)
 
     async def decode(self, tokens: EncodedTokens) -> np.ndarray:
@@ -103,13 +108,36 @@ class ServedTokenizer:
             checked.sample_rate,
             _frozen(checked.extras),
         )
-        size = checked.original_size
-        if self.info.modality == "audio":
-            units = size[0] / (checked.sample_rate or self.info.sample_rate or 16000)
-        else:
-            units = math.prod(size[-2:])
-        async with self._memory("decode", units, "decoding these tokens"):
+        units = self._units(DECODE, checked)
+        self._check_time(DECODE, units, "decoding these tokens")
+        async with self._memory(DECODE, units, "decoding these tokens"):
             return await self._submit(key, checked)
+
+    def _units(self, op: str, item: Media | Tokens) -> float:
+        """How much work one item is: pixels of the image, or seconds of the audio."""
+        if op == ENCODE:
+            array, rate = item.array, item.sample_rate  # type: ignore[union-attr]
+            return (
+                array.shape[-1] / (rate or 1)
+                if self.info.modality == "audio"
+                else array.shape[0] * array.shape[1]
+            )
+        size = item.original_size  # type: ignore[union-attr]
+        if self.info.modality == "audio":
+            return size[0] / (item.sample_rate or self.info.sample_rate or 16000)  # type: ignore[union-attr]
+        return math.prod(size[-2:])
+
+    def _check_time(self, op: str, units: float, what: str) -> None:
+        """Refuse work that would run past the request timeout even at the fastest pace this
+        tokenizer has shown, rather than start it and leave the model busy after the caller
+        has been told it timed out."""
+        fastest = self._seconds_per_unit.get(op)
+        if not self.timeout_s or fastest is None or fastest * units <= self.timeout_s:
+            return
+        raise MediaTooLargeError(
+            f"{what} would take at least {fastest * units:.0f} s here (at the fastest rate seen so far), "
+            f"over the request timeout of {self.timeout_s:g} s (--timeout, TZOO_REQUEST_TIMEOUT_S)"
+        )
 
     def _memory(self, op: str, units: float, what: str) -> Any:
         """The budget reservation one request of ``units`` pixels or seconds holds while it
@@ -151,10 +179,17 @@ class ServedTokenizer:
     # -- batches (on the inference thread) ---------------------------------------------
     def _run(self, key: Hashable, items: Sequence[Any]) -> list[Any]:
         op = key[0]  # type: ignore[index]
+        started = time.perf_counter()
         if op == ENCODE:
             options = {name: json.loads(value) for name, value in key[-1]}  # type: ignore[index]
-            return self._encode_batch(items, options)
-        return self._decode_batch(items)
+            results = self._encode_batch(items, options)
+        else:
+            results = self._decode_batch(items)
+        units = sum(self._units(op, item) for item in items)
+        if units > 0:
+            pace = (time.perf_counter() - started) / units
+            self._seconds_per_unit[op] = min(pace, self._seconds_per_unit.get(op, math.inf))
+        return results
 
     def _encode_batch(self, items: Sequence[Media], options: dict[str, Any]) -> list[EncodedTokens]:
         if self.info.modality == "audio":

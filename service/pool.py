@@ -142,6 +142,7 @@ class TokenizerPool:
                 max_queue=self.settings.max_queue,
                 budget=self.budget,
                 cost=_memory_cost(name),
+                timeout_s=self.settings.request_timeout_s,
             )
             if engine.cost is None:
                 log.warning("%s records no memory cost: its requests are not budgeted", name)

@@ -4,6 +4,8 @@ one that could never fit is a 413, and the rest wait their turn without a 5xx.""
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +17,7 @@ from tokenizers_zoo.service.app import create_app
 from tokenizers_zoo.service.batching import QueueFullError
 from tokenizers_zoo.service.memory import MIB, MemoryBudget
 from tokenizers_zoo.service.settings import ServiceSettings
+from tokenizers_zoo.tokenizers.image.patch import PatchConfig, PatchTokenizer
 
 
 def test_the_budget_is_never_exceeded_and_served_in_arrival_order() -> None:
@@ -82,3 +85,28 @@ def test_64_concurrent_requests_stay_within_a_small_budget() -> None:
     assert result["statuses"] == {200: 64}
     assert result["reserved_after_bytes"] == 0
     assert result["peak_rss_rise_mib"] < 3 * budget_mib
+
+
+class _PacedPatchTokenizer(PatchTokenizer):
+    """Takes 20 microseconds per pixel, like a model whose time follows the image."""
+
+    def encode_tensor(self, x: Any, **options: Any) -> Any:
+        time.sleep(2e-5 * x.shape[-1] * x.shape[-2])
+        return super().encode_tensor(x, **options)
+
+
+def test_work_that_cannot_finish_within_the_timeout_is_refused_before_it_starts() -> None:
+    """After a 32 x 32 image (20 ms), a 256 x 256 one would take 1.3 s at the fastest pace
+    seen, over the 1 s timeout: a 413 at once, not a model busy after the caller gave up."""
+    loader = lambda name, device, weights: _PacedPatchTokenizer(PatchConfig(16), name)  # noqa: E731
+    settings = ServiceSettings(tokenizers=("image-patch-p16",), request_timeout_s=1.0)
+    with running(create_app(settings, loader=loader), ready=True) as server:
+        url = f"{server.url}/v1/tokenizers/image-patch-p16/encode"
+        headers = {"Content-Type": "image/png"}
+        assert httpx.post(url, content=png(32, 32), headers=headers).status_code == 200
+        started = time.perf_counter()
+        big = httpx.post(url, content=png(256, 256), headers=headers)
+        elapsed = time.perf_counter() - started
+        assert httpx.post(url, content=png(64, 64), headers=headers).status_code == 200  # 80 ms
+    assert big.status_code == 413 and "over the request timeout of 1 s" in big.json()["detail"]
+    assert elapsed < 0.5
