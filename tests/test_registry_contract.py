@@ -109,12 +109,15 @@ def test_a_fresh_process_loads_every_saved_tokenizer(tmp_path: Path) -> None:
         bad = []
         for name in sorted(os.listdir("saved")):
             path = "saved/" + name  # not the bare name, which tz.load reads as the registry's entry
-            for tok in (tz.Tokenizer.from_pretrained(path), tz.load(path)):
-                media = torch.from_numpy(np.load(path + "/input.npy"))
-                rate = tok.info.sample_rate or (16000 if tok.info.modality == "audio" else None)
-                got = tok.encode(media, sample_rate=rate).data.float().numpy()
-                if tok.name != name or not np.array_equal(got, np.load(path + "/tokens.npy")):
-                    bad.append(name)
+            tok, again = tz.Tokenizer.from_pretrained(path), tz.load(path)
+            media = torch.from_numpy(np.load(path + "/input.npy"))
+            rate = tok.info.sample_rate or (16000 if tok.info.modality == "audio" else None)
+            got = tok.encode(media, sample_rate=rate).data.float().numpy()
+            pairs = zip(tok.state_dict().values(), again.state_dict().values())
+            same = all(torch.equal(a, b) for a, b in pairs)
+            expected = np.load(path + "/tokens.npy")
+            if {tok.name, again.name} != {name} or not same or not np.array_equal(got, expected):
+                bad.append(name)
         print(json.dumps(bad))
         """,
         tmp_path,
