@@ -30,9 +30,11 @@ class DirectoryInUse(Exception):
 
 
 @contextmanager
-def locked(directory: Path, lock_file: str) -> Iterator[None]:
+def locked(directory: Path, lock_file: str) -> Iterator[int]:
     """Hold ``directory/lock_file``'s flock for the ``with`` block, or raise
-    ``DirectoryInUse`` (callers turn it into their own, worded error)."""
+    ``DirectoryInUse`` (callers turn it into their own, worded error). Yields the lock's
+    file descriptor: a forked child holds the lock too until it closes its copy, so
+    children that may outlive this process (worker processes) should close it."""
     directory.mkdir(parents=True, exist_ok=True)
     fd = os.open(directory / lock_file, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -43,7 +45,7 @@ def locked(directory: Path, lock_file: str) -> Iterator[None]:
             raise DirectoryInUse(int(holder) if holder.isdigit() else None) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # only for the holder's message
-        yield
+        yield fd
     finally:
         os.close(fd)  # releases the lock
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -179,8 +180,8 @@ def tokenize_dataset(
     }
     out = Path(output)
     try:
-        with durable.locked(out, LOCK):
-            return _run(tok, job, engine, workers, items, manifest, out, progress, started)
+        with durable.locked(out, LOCK) as lock_fd:
+            return _run(tok, job, engine, workers, items, manifest, out, progress, started, lock_fd)
     except durable.DirectoryInUse as exc:
         by = f" (pid {exc.holder})" if exc.holder is not None else ""
         raise DatasetInUseError(f"{out} is being written by another tokenize-dataset run{by}") from None
@@ -196,6 +197,7 @@ def _run(
     out: Path,
     progress: bool,
     started: float,
+    lock_fd: int,
 ) -> Summary:
     done = _finished_shards(out, manifest)
     for stale in sorted(out.glob("shard-*" + durable.TMP)):
@@ -213,7 +215,7 @@ def _run(
 
         results = ray_batches(job, plan, workers)
     else:
-        results = local_batches(tok, job, plan, workers)
+        results = local_batches(tok, job, plan, workers, lock_fd)
     from tqdm import tqdm
 
     todo = sum(len(batch) for _, batch in plan)
@@ -254,9 +256,15 @@ def _run(
     )
 
 
-def local_batches(tok: Any, job: Job, plan: list[tuple[int, list[Item]]], workers: int) -> Iterator:
+def local_batches(
+    tok: Any, job: Job, plan: list[tuple[int, list[Item]]], workers: int, lock_fd: int | None = None
+) -> Iterator:
     """``(shard, results)`` per batch of ``plan``, in order: files decoded by ``workers``
-    DataLoader processes (0: in this one), batches encoded here."""
+    DataLoader processes (0: in this one), batches encoded here. The forked workers close
+    their copy of the output's lock, which would otherwise outlive a killed run for the
+    seconds they take to notice."""
+    from functools import partial
+
     from torch.utils.data import DataLoader
 
     loader = DataLoader(
@@ -266,6 +274,7 @@ def local_batches(tok: Any, job: Job, plan: list[tuple[int, list[Item]]], worker
         num_workers=workers,
         collate_fn=_as_is,
         prefetch_factor=2 if workers else None,
+        worker_init_fn=partial(_close, lock_fd) if lock_fd is not None else None,
     )
     for (number, _), decoded in zip(plan, loader, strict=True):
         yield number, encode_batch(tok, decoded, job.options, job.latent_dtype)
@@ -286,6 +295,10 @@ class _DecodeBatches:
 
 def _as_is(batch: Any) -> Any:
     return batch
+
+
+def _close(fd: int, _worker_id: int) -> None:
+    os.close(fd)
 
 
 def _items(found: list[tuple[str, str]], labels: str | None, captions: str | None) -> tuple[list[Item], list]:
