@@ -208,8 +208,8 @@ def test_ray_engine_missing_names_the_extra(image_dir: Path, tmp_path: Path, mon
 @pytest.mark.slow
 def test_sigkill_then_rerun_is_byte_identical(tmp_path: Path) -> None:
     folder = tmp_path / "images"
-    _images(folder, 24, seed=3)
-    args = ["tokenize-dataset", "--tokenizer", "image-fsq-f8-4k", "--input", str(folder), "--size", "32"]
+    _images(folder, 36, seed=3)
+    args = ["tokenize-dataset", "--tokenizer", "image-fsq-f8-4k", "--input", str(folder), "--size", "64"]
     args += ["--shard-size", "4", "--batch-size", "2", "--workers", "1", "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "tokenizers_zoo.cli"]
@@ -217,9 +217,9 @@ def test_sigkill_then_rerun_is_byte_identical(tmp_path: Path) -> None:
     killed = tmp_path / "killed"
     proc = subprocess.Popen([*command, *args, "--output", str(killed)], env=env)
     deadline = time.monotonic() + 60
-    while not (killed / "shard-00002").exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.05)  # somewhere inside shard 3
+    while not (killed / "shard-00001").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.02)  # somewhere inside shard 2 of 9
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL, "the run ended before it was killed"
     assert TokenDataset(killed).manifest["shards"] != TokenDataset(tmp_path / "whole").manifest["shards"]
