@@ -2,8 +2,9 @@
 
 A dataset of batches (one row per batch: its number and its items as JSON) goes through
 ``map_batches`` with ``BatchTokenizer``, a callable class, so each actor loads the
-tokenizer once and then decodes and encodes batch after batch; ``concurrency`` actors
-run at once, each with one CPU, or one GPU with ``--device cuda``. Rows come back in
+tokenizer once and then decodes and encodes batch after batch; ``workers`` actors run at
+once (``compute=ActorPoolStrategy(size=workers)``, what Ray < 2.51 called ``concurrency=``),
+each with one CPU, or one GPU with ``--device cuda``. Rows come back in
 order (``preserve_order``), one per input, and the driver writes the shards with the
 same writer as the local engine.
 
@@ -110,7 +111,7 @@ def ray_batches(job: Job, plan: list[tuple[int, list[Item]]], workers: int) -> I
         BatchTokenizer,
         fn_constructor_kwargs={"job": job},
         batch_size=1,
-        concurrency=max(1, workers),
+        compute=ray.data.ActorPoolStrategy(size=max(1, workers)),
         num_cpus=0 if gpu else 1,
         num_gpus=1 if gpu else 0,
         batch_format="numpy",
