@@ -56,6 +56,23 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=memory_command)
 
     p = bench.add_parser(
+        "tokenize", help="tokenize-dataset engines vs in-process batched encode, memory, kill"
+    )
+    p.add_argument("--tokenizer", default="image-fsq-f8-4k", help="default image-fsq-f8-4k")
+    p.add_argument("--data", default="data/images", help="folder of media (default data/images)")
+    p.add_argument("--size", type=int, default=256, help="image side (default 256)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--workers", type=int, default=2, help="local engine's decoding processes (default 2)")
+    p.add_argument("--ray-cpus", type=int, default=2, help="CPUs of the local Ray cluster (0: skip Ray)")
+    p.add_argument("--memory-tokenizer", default="image-patch-p8", help="for the memory check (fast)")
+    p.add_argument("--memory-side", type=int, default=64, help="generated image side for the memory check")
+    p.add_argument("--memory-small", type=int, default=200, help="images of the small memory run (0: skip)")
+    p.add_argument("--memory-large", type=int, default=2000, help="images of the large memory run")
+    p.add_argument("--no-kill", dest="kill", action="store_false", help="skip the SIGKILL-and-rerun check")
+    p.add_argument("--out", help="directory for results.json")
+    p.set_defaults(func=tokenize_command)
+
+    p = bench.add_parser(
         "recon", help="reconstruction quality, token cost and speed of tokenizers on a folder of media"
     )
     p.add_argument(
@@ -136,6 +153,13 @@ def memory_command(args: argparse.Namespace) -> int:
         result = admission_check(name, args.admission_budget_mib, args.side, args.clients, args.timeout)
         return 0 if set(result["statuses"]) == {200} else 1
     run_memory_benchmark(names, args.out)
+    return 0
+
+
+def tokenize_command(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.benchmarks.tokenize import run
+
+    run(args)
     return 0
 
 

@@ -12,23 +12,26 @@ needs), ``log.jsonl`` and ``export/`` (the EMA weights as a loadable checkpoint)
   each start) moves ``export.old/`` back if ``export/`` is missing.
 - One trainer at a time: ``locked`` holds an flock on ``train.lock``. The kernel
   drops it when the process ends however it ends, so a killed trainer blocks no one.
+
+The file-level helpers and the lock live in ``tokenizers_zoo.durable``, shared with the
+token datasets.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tokenizers_zoo import durable
+from tokenizers_zoo.durable import TMP, DirectoryInUse
 from tokenizers_zoo.errors import TokenizersZooError
 
 LOCK_FILE = "train.lock"
-TMP, NEW, OLD = ".tmp", ".new", ".old"
+NEW, OLD = ".new", ".old"
 
 
 class RunDirInUseError(TokenizersZooError, RuntimeError):
@@ -38,23 +41,15 @@ class RunDirInUseError(TokenizersZooError, RuntimeError):
 @contextmanager
 def locked(run_dir: Path) -> Iterator[None]:
     """Hold the run directory's lock for the ``with`` block, or raise ``RunDirInUseError``."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            by = f" (pid {holder})" if holder.isdigit() else ""
-            raise RunDirInUseError(
-                f"run dir {run_dir} is in use by another trainer{by}; "
-                "wait for it to end, stop it, or pass --run-dir"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # only for the message above
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+        with durable.locked(run_dir, LOCK_FILE):
+            yield
+    except DirectoryInUse as exc:
+        by = f" (pid {exc.holder})" if exc.holder is not None else ""
+        raise RunDirInUseError(
+            f"run dir {run_dir} is in use by another trainer{by}; "
+            "wait for it to end, stop it, or pass --run-dir"
+        ) from None
 
 
 def recover(run_dir: Path) -> list[str]:
@@ -72,17 +67,7 @@ def recover(run_dir: Path) -> list[str]:
     return done
 
 
-def write_file(path: Path, write: Callable[[Path], object]) -> None:
-    """``write(tmp)`` a file, then rename it over ``path``."""
-    tmp = path.with_name(path.name + TMP)
-    write(tmp)
-    _fsync(tmp)
-    os.replace(tmp, path)
-    _fsync(path.parent)
-
-
-def write_text(path: Path, text: str) -> None:
-    write_file(path, lambda tmp: tmp.write_text(text))
+write_file, write_text = durable.write_file, durable.write_text
 
 
 def replace_dir(path: Path, write: Callable[[Path], object]) -> None:
@@ -121,16 +106,4 @@ def _logged_step(line: str) -> float:
         return math.inf
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
+_fsync, _remove = durable.fsync, durable.remove
