@@ -40,6 +40,14 @@ def add_commands(sub: Any) -> None:
     )
     p.set_defaults(func=kernels_command)
 
+    p = bench.add_parser(
+        "ntp", help="the NTP backbone vs nanoGPT's tiny-shakespeare recipe; KV-cache speed-up"
+    )
+    p.add_argument("--data", default="../shared/data/tinyshakespeare.txt", help="the tiny-shakespeare corpus")
+    p.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    p.add_argument("--out", help="directory for results.json and results.md")
+    p.set_defaults(func=ntp_command)
+
     p = bench.add_parser("memory", help="memory one encode and one decode of each tokenizer needs")
     p.add_argument("--tokenizer", help="NAME[,NAME...] (default: every registered one)")
     p.add_argument(
@@ -139,6 +147,13 @@ def kernels_command(args: argparse.Namespace) -> int:
         max_run_seconds=args.max_run_seconds,
         budget_minutes=args.budget_minutes,
     )
+    return 0
+
+
+def ntp_command(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.benchmarks.ntp import run_ntp_benchmark
+
+    run_ntp_benchmark(args.data, args.out, args.torch_threads)
     return 0
 
 

@@ -1,0 +1,101 @@
+"""The NTP backbone at tiny sizes: the KV cache changes nothing but speed, sampling rules,
+exact resume, and the CLI's answers to bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tokenizers_zoo.cli import main
+from tokenizers_zoo.ntp.model import Transformer, TransformerConfig
+from tokenizers_zoo.ntp.sample import generate, pick
+from tokenizers_zoo.ntp.text import TextVocabulary
+from tokenizers_zoo.ntp.train import load_ntp_config, train
+
+CORPUS = "the quick brown fox jumps over the lazy dog; " * 60
+
+
+def _tiny(vocab: int = 40, block: int = 48) -> Transformer:
+    torch.manual_seed(0)
+    return Transformer(TransformerConfig(vocab_size=vocab, n_layer=2, n_head=2, d_model=32, block_size=block))
+
+
+def test_greedy_ids_are_the_same_with_and_without_the_cache() -> None:
+    model = _tiny()
+    prompt = torch.randint(0, 40, (3, 5), generator=torch.Generator().manual_seed(1))
+    cached = generate(model, prompt, 40, temperature=0, use_cache=True)
+    uncached = generate(model, prompt, 40, temperature=0, use_cache=False)
+    assert cached.shape == (3, 45) and torch.equal(cached, uncached)
+    # Cached logits equal a full pass, position by position.
+    cache = model.new_cache(3)
+    stepwise = torch.cat([model(cached[:, i : i + 1], cache) for i in range(20)], dim=1)
+    torch.testing.assert_close(stepwise, model(cached[:, :20]), rtol=1e-4, atol=1e-5)
+
+
+def test_sampling_rules() -> None:
+    logits = torch.tensor([[0.0, 3.0, 1.0, 2.0]])
+    assert pick(logits, temperature=0).tolist() == [1]
+    generator = torch.Generator().manual_seed(0)
+    assert {int(pick(logits, 1.0, top_k=1, generator=generator)) for _ in range(20)} == {1}
+    assert {int(pick(logits, 1.0, top_p=0.1, generator=generator)) for _ in range(20)} == {1}
+    assert {int(pick(logits, 1.0, top_k=2, generator=generator)) for _ in range(200)} == {1, 3}
+    with pytest.raises(ValueError, match="block_size"):
+        generate(_tiny(block=8), torch.zeros(1, 4, dtype=torch.long), 5)
+
+
+def test_text_vocabularies_round_trip() -> None:
+    chars = TextVocabulary.from_corpus(CORPUS)
+    assert chars.decode(chars.encode("lazy fox")) == "lazy fox"
+    assert TextVocabulary.from_dict(chars.to_dict()) == chars
+    raw = TextVocabulary()
+    assert raw.size == 256 and raw.decode(raw.encode("café")) == "café"
+
+
+def _config(tmp_path: Path, run: str) -> object:
+    (tmp_path / "corpus.txt").write_text(CORPUS)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        "name: tiny\n"
+        f"data: {{text: {tmp_path / 'corpus.txt'}, vocab: chars}}\n"
+        "model: {n_layer: 2, n_head: 2, d_model: 32, block_size: 32}\n"
+        "optim: {max_steps: 200, warmup_steps: 10, batch_size: 4}\n"
+        f"run: {{dir: {tmp_path / run}, eval_every: 50, eval_batches: 2, checkpoint_every: 50, threads: 1}}\n"
+    )
+    return load_ntp_config(config)
+
+
+def test_resume_gives_the_uninterrupted_runs_log_bit_for_bit(tmp_path: Path) -> None:
+    whole = _config(tmp_path, "whole")
+    train(whole, log=lambda line: None)
+    pieces = _config(tmp_path, "pieces")
+    train(pieces, until=100, log=lambda line: None)  # as if stopped after the step-100 checkpoint
+    train(pieces, log=lambda line: None)
+    log_whole = (tmp_path / "whole" / "log.jsonl").read_text()
+    assert (tmp_path / "pieces" / "log.jsonl").read_text() == log_whole
+    records = [json.loads(line) for line in log_whole.splitlines()]
+    assert [r["step"] for r in records] == list(range(1, 201))
+    assert records[-1]["val_loss"] < records[49]["val_loss"]  # it learns
+
+
+def test_train_and_sample_through_the_cli(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    cfg = _config(tmp_path, "cli")
+    config = tmp_path / "tiny.yaml"
+    assert main(["train-ntp", "--config", str(config), "optim.max_steps=60"]) == 0
+    assert json.loads(capsys.readouterr().out)["step"] == 60
+    run = str(cfg.run.dir)
+    assert main(["sample", "--checkpoint", run, "--prompt", "the ", "--max-new-tokens", "10", "-n", "2"]) == 0
+    samples = capsys.readouterr().out.split("---\n")
+    assert len(samples) == 3 and all(s.startswith("the ") and len(s) == 15 for s in samples[:2])
+    cases = [
+        (["sample", "--checkpoint", run, "--prompt", "ZZZ"], "not in the vocabulary"),
+        (["sample", "--checkpoint", str(tmp_path / "nothing")], "is not an NTP checkpoint"),
+        (["train-ntp", "--config", str(config), "optim.nonsense=1"], "nonsense"),
+        (["train-ntp", "--config", str(config), "oops"], "is not section.key=value"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("tzoo: error:") and message in err and err.count("\n") == 1

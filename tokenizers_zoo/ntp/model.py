@@ -1,0 +1,199 @@
+"""A decoder-only transformer for next-token prediction over zoo tokens and text.
+
+The modern small-LM recipe, each piece plain enough to read in one sitting: RMSNorm
+before each sublayer, rotary position embeddings (RoPE) on queries and keys, a SwiGLU
+MLP, causal ``scaled_dot_product_attention`` (the flash kernel on GPU, and on CPU when
+q/k/v are contiguous), input and output embeddings tied. ``KVCache`` keeps each layer's
+keys and values in preallocated tensors, so generating one token costs one position of
+work instead of the whole prefix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    vocab_size: int
+    n_layer: int = 4
+    n_head: int = 4
+    d_model: int = 128
+    block_size: int = 256
+    #: SwiGLU hidden width; 0 picks 8/3 of ``d_model`` rounded up to a multiple of 32, which
+    #: keeps the parameter count of a 4x GELU MLP.
+    d_hidden: int = 0
+    dropout: float = 0.0
+    rope_theta: float = 10000.0
+    tie_embeddings: bool = True
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.n_head or (self.d_model // self.n_head) % 2:
+            raise ValueError(f"d_model {self.d_model} must split into {self.n_head} heads of even width")
+        if min(self.vocab_size, self.n_layer, self.block_size) < 1:
+            raise ValueError("vocab_size, n_layer and block_size must be positive")
+
+    @property
+    def hidden(self) -> int:
+        return self.d_hidden or 32 * math.ceil(8 * self.d_model / 3 / 32)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        normed = x.float() * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + self.eps)
+        return normed.type_as(x) * self.weight
+
+
+def rope_tables(head_dim: int, length: int, theta: float) -> tuple[Tensor, Tensor]:
+    """cos and sin of every position's rotation angle, ``(length, head_dim // 2)``."""
+    inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+    angles = torch.outer(torch.arange(length, dtype=torch.float32), inv_freq)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate each (even, odd) channel pair of ``x`` ``(B, H, T, D)`` by its position's angle."""
+    even, odd = x.float()[..., 0::2], x.float()[..., 1::2]
+    rotated = torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1)
+    return rotated.flatten(-2).type_as(x)
+
+
+class KVCache:
+    """Keys and values of every layer for up to ``length`` positions of ``batch`` sequences,
+    allocated once; ``position`` is how many are filled."""
+
+    def __init__(
+        self, config: TransformerConfig, batch: int, length: int, device: torch.device, dtype: torch.dtype
+    ) -> None:
+        shape = (batch, config.n_head, length, config.d_model // config.n_head)
+        self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.n_layer)]
+        self.values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.n_layer)]
+        self.length = length
+        self.position = 0
+
+
+class Attention(nn.Module):
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.n_head = config.n_head
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
+        self.proj = nn.Linear(config.d_model, config.d_model, bias=False)
+        self.dropout = config.dropout
+
+    def forward(
+        self, x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | None = None, layer: int = 0
+    ) -> Tensor:
+        b, t, c = x.shape
+        q, k, v = (
+            part.view(b, t, self.n_head, c // self.n_head).transpose(1, 2)
+            for part in self.qkv(x).split(c, dim=-1)
+        )
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if cache is None:
+            out = F.scaled_dot_product_attention(
+                q.contiguous(),
+                k.contiguous(),
+                v.contiguous(),
+                dropout_p=self.dropout if self.training else 0.0,
+                is_causal=True,
+            )
+        else:
+            start = cache.position
+            cache.keys[layer][:, :, start : start + t] = k
+            cache.values[layer][:, :, start : start + t] = v
+            keys, values = cache.keys[layer][:, :, : start + t], cache.values[layer][:, :, : start + t]
+            # Query i (at position start + i) sees keys 0 .. start + i.
+            mask = torch.ones(t, start + t, dtype=torch.bool, device=x.device).tril(diagonal=start)
+            out = F.scaled_dot_product_attention(q.contiguous(), keys, values, attn_mask=mask)
+        return self.proj(out.transpose(1, 2).reshape(b, t, c))
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.gate_up = nn.Linear(config.d_model, 2 * config.hidden, bias=False)
+        self.down = nn.Linear(config.hidden, config.d_model, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate, up = self.gate_up(x).chunk(2, dim=-1)
+        return self.down(F.silu(gate) * up)
+
+
+class Block(nn.Module):
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.attn_norm = RMSNorm(config.d_model)
+        self.attn = Attention(config)
+        self.mlp_norm = RMSNorm(config.d_model)
+        self.mlp = SwiGLU(config)
+        self.drop = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | None, layer: int) -> Tensor:
+        x = x + self.drop(self.attn(self.attn_norm(x), cos, sin, cache, layer))
+        return x + self.drop(self.mlp(self.mlp_norm(x)))
+
+
+class Transformer(nn.Module):
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.d_model)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.norm = RMSNorm(config.d_model)
+        self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        if config.tie_embeddings:
+            self.head.weight = self.embed.weight
+        cos, sin = rope_tables(config.d_model // config.n_head, config.block_size, config.rope_theta)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+        self.apply(self._init)
+        # GPT-2's scaled init of the projections into the residual stream.
+        for name, param in self.named_parameters():
+            if name.endswith(("attn.proj.weight", "mlp.down.weight")):
+                nn.init.normal_(param, 0.0, 0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear | nn.Embedding):
+            nn.init.normal_(module.weight, 0.0, 0.02)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, ids: Tensor, cache: KVCache | None = None) -> Tensor:
+        """Logits ``(B, T, vocab)`` for ids ``(B, T)``; with ``cache``, ``ids`` continue the
+        sequences the cache holds (and are added to it)."""
+        start = 0 if cache is None else cache.position
+        t = ids.shape[1]
+        if start + t > self.config.block_size:
+            raise ValueError(f"{start + t} positions are over block_size {self.config.block_size}")
+        cos, sin = self.rope_cos[start : start + t], self.rope_sin[start : start + t]
+        x = self.drop(self.embed(ids))
+        for layer, block in enumerate(self.blocks):
+            x = block(x, cos, sin, cache, layer)
+        if cache is not None:
+            cache.position += t
+        return self.head(self.norm(x))
+
+    def loss(self, ids: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Mean cross-entropy of predicting ``targets`` (``-100``: not scored), over the
+        positions ``mask`` keeps when given."""
+        logits = self(ids)
+        if mask is not None:
+            targets = targets.masked_fill(~mask, -100)
+        return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=-100)
+
+    def new_cache(self, batch: int, length: int | None = None) -> KVCache:
+        param = self.embed.weight
+        return KVCache(self.config, batch, length or self.config.block_size, param.device, param.dtype)

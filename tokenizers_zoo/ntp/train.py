@@ -1,0 +1,268 @@
+"""The NTP trainer, readable in one sitting (nanoGPT's loop, with exact resume).
+
+    config (YAML) -> corpus ids -> model
+    step:  windows drawn as a pure function of (seed, step) -> loss -> AdamW (warm-up,
+           cosine to min_lr, gradient clipping, accumulation)
+    every eval_every steps: held-out loss (and bits per token) on fixed windows
+    every checkpoint_every steps (and at the end): weights (safetensors), optimizer, step
+
+Batches depend on (seed, step) alone and the RNG state is saved, so a run stopped at any
+checkpoint and resumed logs exactly what the uninterrupted run logs. Text corpora only
+for now: character or byte vocabularies (``text.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+
+from tokenizers_zoo.durable import write_file, write_text
+from tokenizers_zoo.errors import TokenizersZooError
+from tokenizers_zoo.ntp.model import Transformer, TransformerConfig
+from tokenizers_zoo.ntp.text import TextVocabulary, load_corpus, windows
+
+STATE_FILE = "train_state.pt"
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+class NTPConfigError(TokenizersZooError, ValueError):
+    """An NTP training config that cannot be used as written."""
+
+
+@dataclass
+class NTPData:
+    text: str = "data/text.txt"
+    vocab: str = "chars"  # chars (from the corpus) or bytes
+    val_fraction: float = 0.1
+
+
+@dataclass
+class NTPOptim:
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_steps: int = 100
+    max_steps: int = 2000
+    batch_size: int = 12
+    accumulate: int = 1
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.99)
+    grad_clip: float = 1.0
+
+
+@dataclass
+class NTPRun:
+    dir: str = "runs/ntp"
+    seed: int = 1337
+    eval_every: int = 250
+    eval_batches: int = 20
+    checkpoint_every: int = 500
+    threads: int = 0
+
+
+@dataclass
+class NTPTrainConfig:
+    name: str = "ntp"
+    data: NTPData = field(default_factory=NTPData)
+    model: dict[str, Any] = field(default_factory=dict)  # TransformerConfig fields but vocab_size
+    optim: NTPOptim = field(default_factory=NTPOptim)
+    run: NTPRun = field(default_factory=NTPRun)
+
+
+def load_ntp_config(path: str | Path, overrides: list[str] = ()) -> NTPTrainConfig:
+    """The YAML file with ``section.key=value`` overrides on top (values parsed as YAML)."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise NTPConfigError(f"cannot read the config {path}: {exc}") from exc
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            raise NTPConfigError(f"override {item!r} is not section.key=value")
+        section, name = key.split(".", 1)
+        raw.setdefault(section, {})[name] = yaml.safe_load(value)
+    sections = {"data": NTPData, "optim": NTPOptim, "run": NTPRun}
+    try:
+        built = {k: sections[k](**raw.get(k, {})) for k in sections}
+        unknown = set(raw) - {*sections, "name", "model"}
+        if unknown:
+            raise NTPConfigError(f"{path}: unknown sections {sorted(unknown)}")
+        cfg = NTPTrainConfig(name=raw.get("name", "ntp"), model=dict(raw.get("model", {})), **built)
+        TransformerConfig(vocab_size=1, **cfg.model)  # fails now rather than after the data loads
+    except TypeError as exc:
+        raise NTPConfigError(f"{path}: {exc}") from exc
+    return cfg
+
+
+def lr_at(step: int, o: NTPOptim) -> float:
+    """Linear warm-up, then cosine decay from lr to min_lr at max_steps."""
+    if step < o.warmup_steps:
+        return o.lr * (step + 1) / o.warmup_steps
+    progress = min(1.0, (step - o.warmup_steps) / max(1, o.max_steps - o.warmup_steps))
+    return o.min_lr + 0.5 * (o.lr - o.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def batch_at(
+    ids: np.ndarray, seed: int, step: int, micro: int, block: int, batch: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training windows of (step, micro-batch): a pure function of the seed, so resuming
+    needs no loader state."""
+    rng = np.random.default_rng([seed, step, micro])
+    x, y = windows(ids, block, batch, rng)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+@torch.no_grad()
+def held_out_loss(model: Transformer, ids: np.ndarray, seed: int, batches: int, batch: int) -> float:
+    """Mean loss on the same held-out windows at every evaluation."""
+    model.eval()
+    rng = np.random.default_rng([seed, 2**31])
+    losses = []
+    for _ in range(batches):
+        x, y = windows(ids, model.config.block_size, batch, rng)
+        losses.append(float(model.loss(torch.from_numpy(x), torch.from_numpy(y))))
+    model.train()
+    return sum(losses) / len(losses)
+
+
+def save_checkpoint(
+    run_dir: Path,
+    model: Transformer,
+    vocab: TextVocabulary,
+    cfg: NTPTrainConfig,
+    step: int,
+    optimizer: torch.optim.Optimizer,
+) -> None:
+    """Weights and config first, then the resume state, each written whole (a kill at any
+    moment leaves the previous checkpoint or this one)."""
+    state = {
+        k: v.detach().cpu().contiguous()
+        for k, v in model.state_dict().items()
+        if k != "head.weight" or not model.config.tie_embeddings
+    }
+    write_file(run_dir / WEIGHTS_FILE, lambda p: save_file(state, str(p)))
+    meta = {
+        "name": cfg.name,
+        "step": step,
+        "model": dataclasses.asdict(model.config),
+        "vocab": vocab.to_dict(),
+    }
+    write_text(run_dir / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
+    resume = {"step": step, "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state()}
+    write_file(run_dir / STATE_FILE, lambda p: torch.save(resume, p))
+
+
+def load_model(run_dir: str | Path) -> tuple[Transformer, TextVocabulary, dict[str, Any]]:
+    """A trained model, its vocabulary and its config.json, from a run directory."""
+    run_dir = Path(run_dir)
+    try:
+        meta = json.loads((run_dir / CONFIG_FILE).read_text())
+        model = Transformer(TransformerConfig(**meta["model"]))
+        state = load_file(str(run_dir / WEIGHTS_FILE))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise NTPConfigError(f"{run_dir} is not an NTP checkpoint: {exc}") from exc
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - {"head.weight"}:
+        raise NTPConfigError(
+            f"{run_dir}/{WEIGHTS_FILE} does not match its config: missing {missing}, unexpected {unexpected}"
+        )
+    return model.eval(), TextVocabulary.from_dict(meta["vocab"]), meta
+
+
+def train(
+    cfg: NTPTrainConfig, resume: bool = True, until: int | None = None, log: Any = print
+) -> dict[str, Any]:
+    """Train (or continue) the run in ``cfg.run.dir`` up to ``until`` (default: the config's
+    max_steps, which also sets the learning-rate schedule, so a run trained in pieces is
+    the same run); returns the last held-out figures."""
+    run_dir = Path(cfg.run.dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    vocab, train_ids, val_ids = load_corpus(cfg.data.text, cfg.data.vocab, cfg.data.val_fraction)
+    torch.manual_seed(cfg.run.seed)
+    model = Transformer(TransformerConfig(vocab_size=vocab.size, **cfg.model))
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    o = cfg.optim
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=o.lr,
+        betas=tuple(o.betas),
+        fused=False,
+    )
+    step = 0
+    log_path = run_dir / "log.jsonl"
+    if resume and (run_dir / STATE_FILE).is_file():
+        state = torch.load(run_dir / STATE_FILE, weights_only=False)
+        model.load_state_dict(load_file(str(run_dir / WEIGHTS_FILE)), strict=False)
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        step = state["step"]
+        kept = (
+            [
+                line
+                for line in log_path.read_text().splitlines(keepends=True)
+                if json.loads(line)["step"] <= step
+            ]
+            if log_path.is_file()
+            else []
+        )
+        write_text(log_path, "".join(kept))
+        log(f"resumed {cfg.name} at step {step}")
+    elif log_path.exists():
+        log_path.unlink()
+    block, tokens_per_step = model.config.block_size, o.batch_size * o.accumulate * model.config.block_size
+    log(
+        f"{cfg.name}: {model.num_parameters() / 1e6:.2f}M parameters, vocab {vocab.size}, "
+        f"{len(train_ids)} training ids; steps {step} -> {o.max_steps}"
+    )
+    last: dict[str, Any] = {}
+    started, done_at_start = time.perf_counter(), step
+    with log_path.open("a") as records:
+        stop = o.max_steps if until is None else min(until, o.max_steps)
+        while step < stop:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, o)
+            loss_sum = 0.0
+            for micro in range(o.accumulate):
+                x, y = batch_at(train_ids, cfg.run.seed, step, micro, block, o.batch_size)
+                loss = model.loss(x, y) / o.accumulate
+                loss.backward()
+                loss_sum += float(loss.detach())
+            if o.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            record: dict[str, Any] = {"step": step, "loss": loss_sum, "lr": lr_at(step - 1, o)}
+            if step % cfg.run.eval_every == 0 or step == o.max_steps:
+                val = held_out_loss(model, val_ids, cfg.run.seed, cfg.run.eval_batches, o.batch_size)
+                elapsed = time.perf_counter() - started
+                record |= {"val_loss": val, "val_bits_per_token": val / math.log(2)}
+                last = {
+                    "step": step,
+                    "val_loss": val,
+                    "ms_per_step": 1000 * elapsed / (step - done_at_start),
+                    "tokens_per_s": tokens_per_step * (step - done_at_start) / elapsed,
+                }
+                log(
+                    f"step {step}: train loss {loss_sum:.4f}, held-out loss {val:.4f} "
+                    f"({val / math.log(2):.3f} bits/token), {last['ms_per_step']:.1f} ms/step, "
+                    f"{last['tokens_per_s']:.0f} tokens/s"
+                )
+            records.write(json.dumps(record) + "\n")
+            records.flush()
+            if step % cfg.run.checkpoint_every == 0 or step == stop:
+                save_checkpoint(run_dir, model, vocab, cfg, step, optimizer)
+    return last
