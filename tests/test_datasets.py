@@ -249,3 +249,12 @@ def test_ray_engine_writes_what_the_local_engine_writes(ray_cluster, bad_dir: Pa
 
 def test_torch_threads_are_one_in_tests() -> None:  # the equality tests above rely on it
     assert torch.get_num_threads() == 1
+
+
+def test_tokenizing_leaves_autograd_as_it_was(tmp_path: Path) -> None:
+    """A library call must not switch off gradients for the rest of the caller's process."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.new("RGB", (16, 16), (10, 200, 30)).save(folder / "a.png")
+    tokenize_dataset("image-patch-p8", folder, tmp_path / "out", size=16, workers=0)
+    assert torch.is_grad_enabled()

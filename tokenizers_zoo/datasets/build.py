@@ -99,13 +99,10 @@ class Summary:
 
 
 def load_tokenizer(job: Job) -> Any:
-    import torch
-
+    """The job's tokenizer, in eval mode; ``encode`` runs without autograd by itself."""
     import tokenizers_zoo as tz
 
-    tok = tz.load(job.tokenizer, device=job.device, weights=job.weights)
-    torch.set_grad_enabled(False)
-    return tok
+    return tz.load(job.tokenizer, device=job.device, weights=job.weights)
 
 
 def tokenize_dataset(
