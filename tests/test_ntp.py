@@ -62,7 +62,7 @@ def _config(tmp_path: Path, run: str) -> object:
         f"data: {{text: {tmp_path / 'corpus.txt'}, vocab: chars}}\n"
         "model: {n_layer: 2, n_head: 2, d_model: 32, block_size: 32}\n"
         "optim: {max_steps: 200, warmup_steps: 10, batch_size: 4}\n"
-        f"run: {{dir: {tmp_path / run}, eval_every: 50, eval_batches: 2, checkpoint_every: 50, threads: 1}}\n"
+        f"run: {{dir: {tmp_path / run}, eval_every: 50, eval_batches: 2, checkpoint_every: 50}}\n"
     )
     return load_ntp_config(config)
 
