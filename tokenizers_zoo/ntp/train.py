@@ -17,6 +17,7 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,15 @@ from tokenizers_zoo.durable import write_file, write_text
 from tokenizers_zoo.errors import TokenizersZooError
 from tokenizers_zoo.ntp.model import Transformer, TransformerConfig
 from tokenizers_zoo.ntp.text import TextVocabulary, load_corpus, windows
+from tokenizers_zoo.training.config import ConfigError, build_section, read_yaml
 
 STATE_FILE = "train_state.pt"
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 
 
-class NTPConfigError(TokenizersZooError, ValueError):
-    """An NTP training config that cannot be used as written."""
+class NTPCheckpointError(TokenizersZooError, ValueError):
+    """A directory that does not hold a trained NTP model."""
 
 
 @dataclass
@@ -79,28 +81,23 @@ class NTPTrainConfig:
     run: NTPRun = field(default_factory=NTPRun)
 
 
-def load_ntp_config(path: str | Path, overrides: list[str] = ()) -> NTPTrainConfig:
+def load_ntp_config(path: str | Path, overrides: Sequence[str] = ()) -> NTPTrainConfig:
     """The YAML file with ``section.key=value`` overrides on top (values parsed as YAML)."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise NTPConfigError(f"cannot read the config {path}: {exc}") from exc
+    raw = read_yaml(path)
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or "." not in key:
-            raise NTPConfigError(f"override {item!r} is not section.key=value")
+            raise ConfigError(f"override {item!r} is not section.key=value")
         section, name = key.split(".", 1)
         raw.setdefault(section, {})[name] = yaml.safe_load(value)
     sections = {"data": NTPData, "optim": NTPOptim, "run": NTPRun}
+    for key, cls in sections.items():
+        raw[key] = build_section(cls, raw.get(key, {}), f"{path}:{key}")
+    cfg = build_section(NTPTrainConfig, raw, str(path))
     try:
-        built = {k: sections[k](**raw.get(k, {})) for k in sections}
-        unknown = set(raw) - {*sections, "name", "model"}
-        if unknown:
-            raise NTPConfigError(f"{path}: unknown sections {sorted(unknown)}")
-        cfg = NTPTrainConfig(name=raw.get("name", "ntp"), model=dict(raw.get("model", {})), **built)
         TransformerConfig(vocab_size=1, **cfg.model)  # fails now rather than after the data loads
-    except TypeError as exc:
-        raise NTPConfigError(f"{path}: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}:model: {exc}") from exc
     return cfg
 
 
@@ -170,10 +167,10 @@ def load_model(run_dir: str | Path) -> tuple[Transformer, TextVocabulary, dict[s
         model = Transformer(TransformerConfig(**meta["model"]))
         state = load_file(str(run_dir / WEIGHTS_FILE))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise NTPConfigError(f"{run_dir} is not an NTP checkpoint: {exc}") from exc
+        raise NTPCheckpointError(f"{run_dir} is not an NTP checkpoint: {exc}") from exc
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or set(missing) - {"head.weight"}:
-        raise NTPConfigError(
+        raise NTPCheckpointError(
             f"{run_dir}/{WEIGHTS_FILE} does not match its config: missing {missing}, unexpected {unexpected}"
         )
     return model.eval(), TextVocabulary.from_dict(meta["vocab"]), meta

@@ -76,7 +76,8 @@ class TrainConfig:
     notes: str = ""
 
 
-def _build(cls: type, values: Any, where: str) -> Any:
+def build_section(cls: type, values: Any, where: str) -> Any:
+    """The dataclass ``cls`` from a YAML mapping; a key it does not have is an error."""
     if not isinstance(values, dict):
         raise ConfigError(f"{where} must be a mapping, got {type(values).__name__}")
     known = {f.name for f in dataclasses.fields(cls)}
@@ -89,7 +90,8 @@ def _build(cls: type, values: Any, where: str) -> Any:
         raise ConfigError(f"{where}: {exc}") from exc
 
 
-def load_config(path: str | Path) -> TrainConfig:
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A config file's top-level mapping, or ``ConfigError`` saying why not."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
@@ -97,10 +99,16 @@ def load_config(path: str | Path) -> TrainConfig:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
-    raw = dict(raw or {})
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections")
+    return dict(raw or {})
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    raw = read_yaml(path)
     sections = {"data": DataConfig, "optim": OptimConfig, "loss": LossConfig, "run": RunConfig}
     for key, cls in sections.items():
-        raw[key] = _build(cls, raw.get(key, {}), f"{path}:{key}")
+        raw[key] = build_section(cls, raw.get(key, {}), f"{path}:{key}")
     if "model" not in raw or "architecture" not in raw.get("model", {}):
         raise ConfigError(f"{path} needs model.architecture and model.config")
-    return _build(TrainConfig, raw, str(path))
+    return build_section(TrainConfig, raw, str(path))
