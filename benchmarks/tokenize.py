@@ -1,6 +1,9 @@
 """``tzoo bench tokenize``: the token-dataset engines against an in-process batched encode.
 
-Measured in one run, on the same files:
+Measured in one run, on the same files: ``--data`` linked ``--repeat`` times into one
+temporary folder (a copy per subfolder), so the fixed costs of a run (loading the
+tokenizer, starting the decoding workers or Ray's actors) weigh in throughput as they
+would on a real dataset, not as they do on 63 photos:
 - baseline: this process decodes each file (the engines' decode and resize) and calls
   ``tok.encode`` on batches of ``--batch-size``, keeping nothing;
 - the local engine (``tokenize_dataset``, ``--workers`` DataLoader processes) and its
@@ -79,6 +82,17 @@ def peak_rss_mib(args: list[str]) -> float:
     return int(out.stdout.split()[-1]) / 1024
 
 
+def _repeated(source: Path, target: Path, times: int) -> Path:
+    """``times`` linked copies of the files under ``source``, one subfolder each."""
+    files = [p for p in sorted(source.rglob("*")) if p.is_file()]
+    for copy in range(times):
+        for path in files:
+            link = target / f"copy{copy}" / path.relative_to(source)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(path.resolve())
+    return target
+
+
 def _make_images(folder: Path, count: int, side: int) -> None:
     from PIL import Image
 
@@ -89,10 +103,17 @@ def _make_images(folder: Path, count: int, side: int) -> None:
 
 
 def run(args: Any) -> dict[str, Any]:
-    results: dict[str, Any] = {"tokenizer": args.tokenizer, "data": args.data, "size": args.size}
+    results: dict[str, Any] = {
+        "tokenizer": args.tokenizer,
+        "data": args.data,
+        "repeat": args.repeat,
+        "size": args.size,
+    }
     common = {"size": args.size, "batch_size": args.batch_size, "progress": False}
     with tempfile.TemporaryDirectory(prefix="tzoo-bench-tokenize-") as tmp:
         root = Path(tmp)
+        data = _repeated(Path(args.data), root / "data", args.repeat)
+        args = type(args)(**{**vars(args), "data": str(data)})
         count, seconds = baseline(args.tokenizer, args.data, args.size, args.batch_size)
         results["inputs"] = count
         results["baseline_items_per_s"] = count / seconds

@@ -68,6 +68,9 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--tokenizer", default="image-fsq-f8-4k", help="default image-fsq-f8-4k")
     p.add_argument("--data", default="data/images", help="folder of media (default data/images)")
+    p.add_argument(
+        "--repeat", type=int, default=4, help="measure on this many linked copies of --data (default 4)"
+    )
     p.add_argument("--size", type=int, default=256, help="image side (default 256)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, default=2, help="local engine's decoding processes (default 2)")
