@@ -439,12 +439,14 @@ def run_service_benchmark(
     out_dir: str | None = None,
     torch_threads: int = 0,
     repeats: int = 3,
+    use_wrk: bool = True,
 ) -> dict[str, Any]:
     """Run every phase, writing the report after each one to ``out_dir``; returns the
-    report, whose ``failures`` list the phases that raised (the CLI then exits 1)."""
+    report, whose ``failures`` list the phases that raised (the CLI then exits 1).
+    ``use_wrk=False`` drives the load with the Python generator alone, wrk or not."""
     name = pick_tokenizer(tokenizer)
     images = test_images(size)
-    wrk = find_wrk()
+    wrk = find_wrk() if use_wrk else None
     load_before = os.getloadavg()
     report: dict[str, Any] = {
         "status": "running",
