@@ -206,6 +206,18 @@ def test_ray_engine_missing_names_the_extra(image_dir: Path, tmp_path: Path, mon
 
 
 @pytest.mark.slow
+def _processes_naming(text: str) -> list[int]:
+    """Live processes whose command line holds ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 def test_sigkill_then_rerun_is_byte_identical(tmp_path: Path) -> None:
     folder = tmp_path / "images"
     _images(folder, 36, seed=3)
@@ -222,6 +234,12 @@ def test_sigkill_then_rerun_is_byte_identical(tmp_path: Path) -> None:
     time.sleep(0.02)  # somewhere inside shard 2 of 9
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL, "the run ended before it was killed"
+    # Its decoding workers die with it at once (torch's own check of the parent takes 5 s
+    # when a worker is idle, and never comes when it is blocked handing over a batch).
+    deadline = time.monotonic() + 2
+    while _processes_naming(str(killed)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_naming(str(killed)) == []
     assert TokenDataset(killed).manifest["shards"] != TokenDataset(tmp_path / "whole").manifest["shards"]
     subprocess.run([*command, *args, "--output", str(killed)], check=True, env=env)
     assert _files(killed) == _files(tmp_path / "whole")

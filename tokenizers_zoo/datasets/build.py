@@ -12,10 +12,13 @@ input list, so both give the same tokens and a resumed run the same bytes.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import json
 import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -271,7 +274,7 @@ def local_batches(
         num_workers=workers,
         collate_fn=_as_is,
         prefetch_factor=2 if workers else None,
-        worker_init_fn=partial(_close, lock_fd) if lock_fd is not None else None,
+        worker_init_fn=partial(_init_worker, lock_fd),
     )
     for (number, _), decoded in zip(plan, loader, strict=True):
         yield number, encode_batch(tok, decoded, job.options, job.latent_dtype)
@@ -294,8 +297,21 @@ def _as_is(batch: Any) -> Any:
     return batch
 
 
-def _close(fd: int, _worker_id: int) -> None:
-    os.close(fd)
+#: prctl(2) option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def _init_worker(lock_fd: int | None, _worker_id: int) -> None:
+    """A decoding worker dies with the run that started it: killed with SIGKILL, the run
+    would otherwise leave its workers waiting for it forever, holding their memory (Linux's
+    PR_SET_PDEATHSIG; elsewhere torch's own check of the parent applies). Nor does it keep the
+    output folder's lock alive after the run."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the run died before the line above took effect
+        os._exit(1)
+    if lock_fd is not None:
+        os.close(lock_fd)
 
 
 def _items(found: list[tuple[str, str]], labels: str | None, captions: str | None) -> tuple[list[Item], list]:
