@@ -31,11 +31,12 @@ def return_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD
 
 
-def _status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def status_kib(field: str, pid: int | str = "self") -> int:
+    """A ``/proc/PID/status`` figure in KiB (``VmRSS``, ``VmHWM``), of this or another process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
+    raise RuntimeError(f"{field} not in /proc/{pid}/status")
 
 
 @dataclass
@@ -57,7 +58,7 @@ def measure(device: str | torch.device) -> Iterator[Measurement]:
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
     else:
-        base = _status_kib("VmRSS")
+        base = status_kib("VmRSS")
         Path("/proc/self/clear_refs").write_text("5")  # reset the peak to the current RSS
     start = time.perf_counter()
     yield result
@@ -67,4 +68,4 @@ def measure(device: str | torch.device) -> Iterator[Measurement]:
         result.peak_extra_mib = (torch.cuda.max_memory_allocated() - base) / 2**20
     else:
         result.seconds = time.perf_counter() - start
-        result.peak_extra_mib = max(0, _status_kib("VmHWM") - base) / 1024
+        result.peak_extra_mib = max(0, status_kib("VmHWM") - base) / 1024

@@ -145,6 +145,7 @@ def admission_check(
     import httpx
     import numpy as np
 
+    from tokenizers_zoo.benchmarks.memory import status_kib
     from tokenizers_zoo.media.image import write_image
     from tokenizers_zoo.service.local import LocalServer
 
@@ -157,7 +158,7 @@ def admission_check(
     with LocalServer(args) as server:
         url = f"{server.url}/v1/tokenizers/{tokenizer}/encode"
         httpx.post(url, content=bodies[0], headers=headers, timeout=timeout_s).raise_for_status()
-        before = _status_kib(server.pid, "VmRSS")
+        before = status_kib("VmRSS", server.pid)
         Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # the peak starts from now
 
         async def load() -> list[int]:
@@ -169,7 +170,7 @@ def admission_check(
             return [a.status_code for a in answers]
 
         statuses = asyncio.run(load())
-        rise_mib = (_status_kib(server.pid, "VmHWM") - before) / 1024
+        rise_mib = (status_kib("VmHWM", server.pid) - before) / 1024
         metrics = httpx.get(f"{server.url}/metrics").text
     reserved = next(
         float(line.split()[-1])
@@ -191,10 +192,3 @@ def admission_check(
         f"({rise_mib / budget_mib:.2f} of the budget)"
     )
     return result
-
-
-def _status_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/{pid}/status")
