@@ -99,3 +99,11 @@ def test_train_and_sample_through_the_cli(tmp_path: Path, capsys) -> None:  # no
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("tzoo: error:") and message in err and err.count("\n") == 1
+
+
+def test_one_trainer_per_run_directory(tmp_path: Path) -> None:
+    from tokenizers_zoo.training.run_dir import RunDirInUseError, locked
+
+    cfg = _config(tmp_path, "busy")
+    with locked(Path(cfg.run.dir)), pytest.raises(RunDirInUseError, match="in use by another trainer"):
+        train(cfg, log=lambda line: None)

@@ -32,6 +32,7 @@ from tokenizers_zoo.errors import TokenizersZooError
 from tokenizers_zoo.ntp.model import Transformer, TransformerConfig
 from tokenizers_zoo.ntp.text import TextVocabulary, load_corpus, windows
 from tokenizers_zoo.training.config import ConfigError, build_section, read_yaml
+from tokenizers_zoo.training.run_dir import locked, truncate_log
 
 STATE_FILE = "train_state.pt"
 WEIGHTS_FILE = "model.safetensors"
@@ -181,9 +182,14 @@ def train(
 ) -> dict[str, Any]:
     """Train (or continue) the run in ``cfg.run.dir`` up to ``until`` (default: the config's
     max_steps, which also sets the learning-rate schedule, so a run trained in pieces is
-    the same run); returns the last held-out figures."""
+    the same run); returns the last held-out figures. One trainer per run directory (the
+    tokenizer trainer's lock)."""
     run_dir = Path(cfg.run.dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with locked(run_dir):
+        return _train(cfg, run_dir, resume, until, log)
+
+
+def _train(cfg: NTPTrainConfig, run_dir: Path, resume: bool, until: int | None, log: Any) -> dict[str, Any]:
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     vocab, train_ids, val_ids = load_corpus(cfg.data.text, cfg.data.vocab, cfg.data.val_fraction)
@@ -201,21 +207,12 @@ def train(
     step = 0
     log_path = run_dir / "log.jsonl"
     if resume and (run_dir / STATE_FILE).is_file():
-        state = torch.load(run_dir / STATE_FILE, weights_only=False)
+        state = torch.load(run_dir / STATE_FILE, weights_only=True)
         model.load_state_dict(load_file(str(run_dir / WEIGHTS_FILE)), strict=False)
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
         step = state["step"]
-        kept = (
-            [
-                line
-                for line in log_path.read_text().splitlines(keepends=True)
-                if json.loads(line)["step"] <= step
-            ]
-            if log_path.is_file()
-            else []
-        )
-        write_text(log_path, "".join(kept))
+        truncate_log(log_path, step)
         log(f"resumed {cfg.name} at step {step}")
     elif log_path.exists():
         log_path.unlink()
