@@ -25,9 +25,9 @@ SPEECH = SAMPLES / "speech_is-in-use_16khz.g722"
 MEANING = {
     "image": "PSNR in dB of the 8-bit reconstruction (higher is closer; ~25 is visibly soft, "
     "~30 good, lossless prints inf). One photo varies by a few dB: the README's quality "
-    "table gives each tokenizer's mean over 44 held-out tiles.",
+    "table gives each tokenizer's mean over the held-out tiles.",
     "audio": "STOI, the intelligibility of the reconstruction (0 to 1; above 0.9 is "
-    "close to the original). The README's tables give PESQ and STOI over 55 held-out recordings.",
+    "close to the original). The README's tables give PESQ and STOI over the held-out recordings.",
 }
 
 
