@@ -103,14 +103,18 @@ def test_registry_lists_filters_and_defaults() -> None:
     assert tz.default_tokenizer("image", "continuous") == "image-kl-f8-c16"
     assert tz.default_tokenizer("audio") == "audio-rvq-16khz"
     assert tz.default_tokenizer("audio", "continuous") == "audio-mel-80"
+    assert tz.default_tokenizer("video") == "video-framewise-image-fsq-f8-4k"
     with pytest.raises(ValueError):
         tz.list_tokenizers(modality="text")
 
 
-def test_unknown_names_raise_typed_errors_with_suggestions() -> None:
+def test_unknown_names_raise_typed_errors_with_suggestions(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(tz.UnknownTokenizerError, match="did you mean image-patch-p16") as info:
         tz.load("image-patch-61")
     assert isinstance(info.value, KeyError)
+    from tokenizers_zoo import registry
+
+    monkeypatch.delitem(registry._DEFAULTS, ("video", "continuous"))
     with pytest.raises(tz.UnknownTokenizerError, match="no default"):
         tz.default_tokenizer("video", "continuous")
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         ImageTokenizer,
         RegistryEntry,
         Tokenizer,
+        VideoTokenizer,
         default_tokenizer,
         default_tokenizers,
         get_entry,
@@ -65,6 +66,7 @@ _LAZY = {
     "Tokenizer": _ZOO,
     "AudioTokenizer": _ZOO,
     "ImageTokenizer": _ZOO,
+    "VideoTokenizer": _ZOO,
     "Tokens": "tokenizers_zoo.tokens",
 }
 
@@ -88,6 +90,7 @@ __all__ = [
     "CheckpointError",
     "DeviceUnavailableError",
     "ImageTokenizer",
+    "VideoTokenizer",
     "InvalidMediaError",
     "InvalidTokensError",
     "MediaTooLargeError",

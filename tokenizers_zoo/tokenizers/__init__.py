@@ -1,4 +1,4 @@
-"""The built-in tokenizers, by modality (``image/``, ``audio/``), and the zoo's API over them.
+"""The built-in tokenizers, by modality (``image/``, ``audio/``, ``video/``), and the zoo's API over them.
 
 Importing this package imports every built-in module, and each registers its entries
 beside its class; the registry functions are handed out from here (and from
@@ -31,11 +31,13 @@ from tokenizers_zoo.tokenizers.image import (
     PaletteTokenizer,
     PatchTokenizer,
 )
+from tokenizers_zoo.tokenizers.video import FramewiseVideoTokenizer, VideoTokenizer, register_framewise
 
 __all__ = [
     "ARCHITECTURES",
     "AudioTokenizer",
     "ConvImageTokenizer",
+    "FramewiseVideoTokenizer",
     "Encodec24kTokenizer",
     "Encodec48kTokenizer",
     "ImageTokenizer",
@@ -47,6 +49,7 @@ __all__ = [
     "PatchTokenizer",
     "RegistryEntry",
     "Tokenizer",
+    "VideoTokenizer",
     "default_tokenizer",
     "default_tokenizers",
     "get_entry",
@@ -54,4 +57,5 @@ __all__ = [
     "list_tokenizers",
     "load",
     "register",
+    "register_framewise",
 ]
