@@ -120,10 +120,14 @@ def run(args: Any) -> dict[str, Any]:
         print(f"in-process batched encode: {count} inputs in {seconds:.1f} s, {count / seconds:.2f} items/s")
         local = tokenize_dataset(args.tokenizer, args.data, root / "local", workers=args.workers, **common)
         results["local_items_per_s"] = local.items_per_second
+        results["local_steady_items_per_s"] = local.steady_items_per_second
+        results["local_first_batch_s"] = local.first_batch_seconds
         results["local_vs_baseline"] = local.items_per_second / results["baseline_items_per_s"]
         print(
             f"local engine ({args.workers} workers): {local.items_per_second:.2f} items/s, "
-            f"{results['local_vs_baseline']:.2f}x the baseline (target >= 0.9)"
+            f"{results['local_vs_baseline']:.2f}x the baseline (target >= 0.9); "
+            f"first batch after {local.first_batch_seconds:.1f} s, {local.steady_items_per_second:.2f} "
+            "items/s after it"
         )
         if args.ray_cpus:
             import ray
@@ -138,12 +142,16 @@ def run(args: Any) -> dict[str, Any]:
             same = _files(root / "ray") == _files(root / "local")
             results["ray_items_per_s"] = remote.items_per_second
             results["ray_vs_local"] = remote.items_per_second / local.items_per_second
+            results["ray_steady_items_per_s"] = remote.steady_items_per_second
+            results["ray_first_batch_s"] = remote.first_batch_seconds
+            results["ray_vs_local_steady"] = remote.steady_items_per_second / local.steady_items_per_second
             results["ray_identical"] = same
             print(
-                f"ray engine ({args.ray_cpus}-CPU local cluster, incl. its start): "
+                f"ray engine ({args.ray_cpus}-CPU local cluster): incl. its start "
                 f"{remote.items_per_second:.2f} items/s, {results['ray_vs_local']:.2f}x local "
-                "(target >= 0.7); "
-                f"output {'byte-identical' if same else 'DIFFERS'}"
+                f"(target >= 0.7); first batch after {remote.first_batch_seconds:.1f} s, then "
+                f"{remote.steady_items_per_second:.2f} items/s, {results['ray_vs_local_steady']:.2f}x "
+                f"local's after its first; output {'byte-identical' if same else 'DIFFERS'}"
             )
         if args.memory_small:
             peaks = {}

@@ -79,6 +79,8 @@ def test_image_round_trip_labels_info_verify(image_dir: Path, tmp_path: Path) ->
         "image-fsq-f8-4k", image_dir, out, size=16, batch_size=4, shard_size=6, labels="from-folders", **FAST
     )
     assert (summary.items, summary.errors, summary.shards_written) == (10, 0, 2)
+    assert summary.first_batch_items == 4 and 0 < summary.first_batch_seconds <= summary.seconds
+    assert summary.steady_items_per_second > 0
     ds = TokenDataset(out)
     assert len(ds) == 10 and ds.labels == ["cats", "dogs"]
     tok = tz.load("image-fsq-f8-4k")

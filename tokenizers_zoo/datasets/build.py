@@ -86,10 +86,20 @@ class Summary:
     seconds: float
     #: inputs handled by this run (those of skipped shards not counted)
     items_done: int = 0
+    #: when the first batch came back, and its size: the engine's start (loading the
+    #: tokenizer, starting decoders or Ray's actors), which a long run pays once
+    first_batch_seconds: float = 0.0
+    first_batch_items: int = 0
 
     @property
     def items_per_second(self) -> float:
         return (self.items_done / self.seconds) if self.seconds > 0 else 0.0
+
+    @property
+    def steady_items_per_second(self) -> float:
+        """Throughput after the first batch: what a run of millions of inputs sees."""
+        seconds = self.seconds - self.first_batch_seconds
+        return (self.items_done - self.first_batch_items) / seconds if seconds > 0 else 0.0
 
     def line(self) -> str:
         failed = f"; {self.errors} failed (see {Path(self.output) / 'errors.jsonl'})" if self.errors else ""
@@ -222,9 +232,11 @@ def _run(
     bar = tqdm(total=todo, unit="item", file=sys.stderr, disable=not progress, smoothing=0.1)
     remaining = {n: sum(1 for m, _ in plan if m == n) for n, _ in plan}
     writer: ShardWriter | None = None
-    written = 0
+    written, first_batch_seconds, first_batch_items = 0, 0.0, 0
     try:
         for number, batch in results:
+            if not first_batch_items:
+                first_batch_seconds, first_batch_items = time.perf_counter() - started, len(batch)
             if writer is None:
                 writer = ShardWriter(out, number, manifest["token_dtype"])
             for result in batch:
@@ -253,6 +265,8 @@ def _run(
         shards_skipped=len(shards) - written,
         seconds=time.perf_counter() - started,
         items_done=todo,
+        first_batch_seconds=first_batch_seconds,
+        first_batch_items=first_batch_items,
     )
 
 
