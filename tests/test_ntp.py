@@ -43,7 +43,7 @@ def test_sampling_rules() -> None:
     assert {int(pick(logits, 1.0, top_p=0.1, generator=generator)) for _ in range(20)} == {1}
     assert {int(pick(logits, 1.0, top_k=2, generator=generator)) for _ in range(200)} == {1, 3}
     with pytest.raises(ValueError, match="block_size"):
-        generate(_tiny(block=8), torch.zeros(1, 4, dtype=torch.long), 5)
+        generate(_tiny(block=8), torch.zeros(1, 4, dtype=torch.long), 6)
 
 
 def test_text_vocabularies_round_trip() -> None:
