@@ -92,6 +92,7 @@ def test_train_and_sample_through_the_cli(tmp_path: Path, capsys) -> None:  # no
     cases = [
         (["sample", "--checkpoint", run, "--prompt", "ZZZ"], "not in the vocabulary"),
         (["sample", "--checkpoint", str(tmp_path / "nothing")], "is not an NTP checkpoint"),
+        (["sample", "--checkpoint", run, "--class", "1"], "is a text model: --class, --cfg and -o"),
         (["train-ntp", "--config", str(config), "optim.nonsense=1"], "nonsense"),
         (["train-ntp", "--config", str(config), "oops"], "is not section.key=value"),
     ]
