@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import tokenizers_zoo as tz
 from tokenizers_zoo.cli import main
 from tokenizers_zoo.datasets import TokenDataset, tokenize_dataset
 from tokenizers_zoo.media.audio import write_wav
@@ -19,6 +20,7 @@ from tokenizers_zoo.ntp import sequence
 from tokenizers_zoo.ntp.constraints import FormatRule
 from tokenizers_zoo.ntp.data import DataConfigError, NTPData, TokenSequences
 from tokenizers_zoo.ntp.decode import media_tokenizer
+from tokenizers_zoo.ntp.model import Transformer, TransformerConfig
 from tokenizers_zoo.ntp.train import load_ntp_config, train
 from tokenizers_zoo.ntp.vocabulary import MediaCodes, Vocabulary, VocabularyMismatchError
 
@@ -205,3 +207,14 @@ def test_decoding_with_other_weights_is_refused() -> None:
     v = Vocabulary(resolutions=((2, 2),), media=(MediaCodes("image-fsq-f8-4k", "image", (4375,), "0" * 64),))
     with pytest.raises(VocabularyMismatchError, match="would decode them as other media"):
         media_tokenizer(v, "image")
+
+
+def test_the_photo_config_fits_its_data() -> None:
+    cfg = load_ntp_config(Path(__file__).resolve().parent.parent / "configs/ntp/photos-class-cond.yaml")
+    info = tz.load("image-fsq-f8-4k").info
+    codes = MediaCodes("image-fsq-f8-4k", "image", info.vocab_size)
+    v = Vocabulary(resolutions=((16, 16),), num_classes=3, media=(codes,))
+    grid = np.zeros(info.token_shape((128, 128)), dtype=np.int64)
+    assert cfg.model["block_size"] == len(sequence.class_conditional(v, 0, grid).ids) - 1
+    params = Transformer(TransformerConfig(vocab_size=v.size, **cfg.model)).num_parameters()
+    assert 9e6 < params < 12e6
