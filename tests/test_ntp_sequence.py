@@ -15,7 +15,7 @@ from tokenizers_zoo.ntp.constraints import FormatRule
 from tokenizers_zoo.ntp.decode import decode_images, image_grid
 from tokenizers_zoo.ntp.model import Transformer, TransformerConfig
 from tokenizers_zoo.ntp.sample import generate, pad_left, sample_images
-from tokenizers_zoo.ntp.sequence import Media
+from tokenizers_zoo.ntp.sequence import Box, Media, Task
 from tokenizers_zoo.ntp.text import BPEText, CorpusError, TextVocabulary, text_vocabulary
 from tokenizers_zoo.ntp.vocabulary import MediaCodes, Vocabulary, VocabularyMismatchError
 
@@ -181,7 +181,9 @@ def test_every_builder_is_accepted_by_its_rule(audio: MediaCodes) -> None:
         "text_only": sequence.text_only(v, "hello"),
         "class_conditional": sequence.class_conditional(v, 0, GRID),
         "caption_conditional": sequence.caption_conditional(v, "a cat", GRID),
-        "interleaved": sequence.interleaved(v, ["a", Media("image", GRID), "b", Media("audio", AUDIO_CODES)]),
+        "interleaved": sequence.interleaved(
+            v, ["a", Media("image", GRID), Task("ground"), Box((0, 0.5, 1, 1)), Media("audio", AUDIO_CODES)]
+        ),
         "speech_continuation": sequence.speech_continuation(v, AUDIO_CODES),
     }
     for fmt, (ids, _) in examples.items():

@@ -5,8 +5,9 @@ and at each position gives the allowed ids, as ranges; the sampler masks every o
 logit. Inside an image span only the image codes of the position's codebook, an ``<eol>``
 exactly after every row and ``<eoi>`` after the last; inside an audio span each
 codebook's range at its stage (and ``<pad>`` where MusicGen's delay pattern has no code);
-outside spans what the format allows there. So a sampled sequence always parses back to
-media (``sequence.parse_image`` / ``parse_audio``), whatever the weights.
+inside a box four coordinates; outside spans what the format allows there. So a sampled
+sequence always parses back to media (``sequence.parse_image`` / ``parse_audio``), whatever
+the weights.
 
 Every builder of ``sequence.py`` gives sequences its rule accepts (tested), so rules and
 formats cannot drift apart.
@@ -111,6 +112,20 @@ class AudioCodes:
         return False
 
 
+class BoxCoordinates:
+    """Inside ``<box>`` ... ``</box>``: four coordinate tokens, then ``</box>``."""
+
+    def __init__(self, vocab: Vocabulary) -> None:
+        self.vocab, self.count = vocab, 0
+
+    def allowed(self) -> Allowed:
+        return (_one(self.vocab["</box>"]),) if self.count == 4 else (self.vocab.ids_in("<coord:"),)
+
+    def advance(self, token: int) -> bool:
+        self.count += 1
+        return token == self.vocab["</box>"]
+
+
 class FormatRule:
     """The ids a sequence of ``format`` may hold next, from ``<bos>`` on (the module's doc).
     ``audio_frames`` fixes the length of a sampled audio span."""
@@ -119,7 +134,7 @@ class FormatRule:
         if format not in FORMATS:
             raise InvalidTokensError(f"no format {format!r}; the formats are {', '.join(FORMATS)}")
         self.vocab, self.format, self.audio_frames = vocab, format, audio_frames
-        self.span: ImageGrid | AudioCodes | None = None
+        self.span: ImageGrid | AudioCodes | BoxCoordinates | None = None
         self.position = 0
         self.spans_done = 0
         self.conditioned = False  # a class, caption or <null> came after <bos>
@@ -140,7 +155,8 @@ class FormatRule:
         if self.format == "text_only":
             return (text, eos)
         if self.format == "interleaved":
-            return tuple(r for r in (text, boi, boa, eos) if r is not None)
+            box = _one(v["<box>"]) if v.coordinate_bins else None
+            return tuple(r for r in (text, boi, boa, v.ids_in("<task:"), box, eos) if r)
         if self.spans_done:
             return (eos,)
         if self.format == "speech_continuation":
@@ -177,6 +193,8 @@ class FormatRule:
             self.span = ImageGrid(v)
         elif self.position > 0 and token == v["<boa>"]:
             self.span = AudioCodes(v, self.audio_frames)
+        elif self.position > 0 and token == v["<box>"]:
+            self.span = BoxCoordinates(v)
         elif self.position == 1:
             self.conditioned = True
         self.position += 1

@@ -34,18 +34,26 @@ def media_tokenizer(vocab: Vocabulary, modality: str) -> Any:
     return tok
 
 
-def decode_images(vocab: Vocabulary, sequences: list[np.ndarray], tok: Any = None) -> list[np.ndarray]:
-    """The first image of each sequence as uint8 ``(H, W, 3)`` pixels."""
+def sequence_images(vocab: Vocabulary, ids: np.ndarray, tok: Any = None) -> list[np.ndarray]:
+    """Every image span of one sequence, decoded to uint8 ``(H, W, 3)`` pixels."""
     from tokenizers_zoo.media.files import media_arrays
 
+    spans = [(start, end) for modality, start, end in find_spans(vocab, ids) if modality == "image"]
+    if spans:
+        tok = tok or media_tokenizer(vocab, "image")
+    grids = [parse_image(vocab, ids[start:end]) for start, end in spans]
+    return [media_arrays("image", tok.decode(torch.from_numpy(grid)[None]))[0] for grid in grids]
+
+
+def decode_images(vocab: Vocabulary, sequences: list[np.ndarray], tok: Any = None) -> list[np.ndarray]:
+    """The first image of each sequence as uint8 ``(H, W, 3)`` pixels."""
     tok = tok or media_tokenizer(vocab, "image")
     images = []
     for ids in sequences:
-        spans = [(start, end) for modality, start, end in find_spans(vocab, ids) if modality == "image"]
-        if not spans:
+        found = sequence_images(vocab, ids, tok)
+        if not found:
             raise InvalidTokensError("the sequence holds no whole image span (<boi> ... <eoi>)")
-        codes = parse_image(vocab, ids[spans[0][0] : spans[0][1]])
-        images += media_arrays("image", tok.decode(torch.from_numpy(codes)[None]))
+        images.append(found[0])
     return images
 
 

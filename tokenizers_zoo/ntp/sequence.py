@@ -13,7 +13,7 @@ Formats (each builder returns ``Example(ids, loss_mask)``):
     text_only             <bos> text <eos>                                  loss: all but <bos>
     class_conditional     <bos> <class:N> image-span <eos>  (LlamaGen)      loss: span and <eos>
     caption_conditional   <bos> caption-text image-span <eos>               loss: span and <eos>
-    interleaved           <bos> text, spans, text ... <eos>                 loss: all but <bos>
+    interleaved           <bos> text, spans, <task:NAME>, boxes ... <eos>   loss: all but <bos>
     speech_continuation   <bos> audio-span <eos>                            loss: the frames after
                                                                             the prompt, and the end
 
@@ -93,6 +93,27 @@ def audio_span(vocab: Vocabulary, codes: np.ndarray) -> np.ndarray:
     return _ids([vocab["<boa>"]], audio_frames(vocab, codes)[0], [vocab["<eoa>"]])
 
 
+def box_ids(vocab: Vocabulary, box: Sequence[float]) -> np.ndarray:
+    """UnifiedMLLM's grounding: ``<box>``, the corners ``(x0, y0, x1, y1)`` (fractions of
+    the image's width and height) as ``<coord:K>`` of ``vocab.coordinate_bins`` bins, ``</box>``."""
+    if len(box) != 4 or not all(0.0 <= c <= 1.0 for c in box):
+        raise InvalidTokensError(f"a box is 4 fractions of the image in [0, 1], got {list(box)}")
+    bins = vocab.coordinate_bins
+    coords = [vocab[f"<coord:{min(bins - 1, int(c * bins))}>"] for c in box]
+    return _ids([vocab["<box>"]], coords, [vocab["</box>"]])
+
+
+def parse_box(vocab: Vocabulary, ids: Sequence[int]) -> tuple[float, float, float, float]:
+    """``<box>`` four ``<coord:K>`` ``</box>`` -> the corners, each at its bin's centre."""
+    names = [vocab.name_of(i) for i in ids]
+    if len(names) != 6 or names[0] != "<box>" or names[-1] != "</box>":
+        raise InvalidTokensError(f"a box is <box>, four coordinates, </box>; got {' '.join(names)}")
+    if not all(n.startswith("<coord:") for n in names[1:5]):
+        raise InvalidTokensError(f"a box holds four <coord:K> tokens; got {' '.join(names)}")
+    x0, y0, x1, y1 = ((int(n[7:-1]) + 0.5) / vocab.coordinate_bins for n in names[1:5])
+    return x0, y0, x1, y1
+
+
 def media_span(vocab: Vocabulary, media: Media) -> np.ndarray:
     if media.modality == "image":
         return image_span(vocab, media.codes)
@@ -127,9 +148,33 @@ def caption_conditional(
     return _example(_ids(prefix, image_span(vocab, codes), [vocab["<eos>"]]), len(prefix))
 
 
-def interleaved(vocab: Vocabulary, parts: Sequence[str | Media]) -> Example:
-    pieces = [vocab.text.encode(p) if isinstance(p, str) else media_span(vocab, p) for p in parts]
-    return _example(_ids([vocab["<bos>"]], *pieces, [vocab["<eos>"]]), 1)
+@dataclass(frozen=True)
+class Task:
+    """A task token in an interleaved sequence (``<task:NAME>``), for the router."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Box:
+    """A grounding box in an interleaved sequence: corners as fractions of the image."""
+
+    corners: tuple[float, float, float, float]
+
+
+def interleaved(vocab: Vocabulary, parts: Sequence[str | Media | Task | Box]) -> Example:
+    """Text, media spans, task tokens and boxes in the order given."""
+
+    def piece(part: str | Media | Task | Box) -> np.ndarray:
+        if isinstance(part, str):
+            return vocab.text.encode(part)
+        if isinstance(part, Task):
+            return _ids([vocab[f"<task:{part.name}>"]])
+        if isinstance(part, Box):
+            return box_ids(vocab, part.corners)
+        return media_span(vocab, part)
+
+    return _example(_ids([vocab["<bos>"]], *(piece(p) for p in parts), [vocab["<eos>"]]), 1)
 
 
 def speech_continuation(vocab: Vocabulary, codes: np.ndarray, prompt_frames: int = 0) -> Example:
