@@ -6,6 +6,7 @@ to a PNG grid by `tzoo sample`, and the errors a mismatched dataset or bad input
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,14 @@ def test_loader_refuses_data_that_does_not_fit(photos: Path, tmp_path: Path) -> 
         TokenSequences(NTPData(kind="tokens", path=str(photos)), block=8, batch=2, seed=0).next_batch()
     with pytest.raises(DataConfigError, match="data.format must be one of"):
         _loader(photos, format="poems")
+    partial = tmp_path / "partial"
+    shutil.copytree(photos, partial)
+    manifest = json.loads((partial / "manifest.json").read_text())
+    (partial / "manifest.json").write_text(json.dumps({**manifest, "num_shards": 2}))
+    with pytest.raises(
+        DataConfigError, match="is not complete .1 of 2 shards.: rerun its tzoo tokenize-dataset"
+    ):
+        _loader(partial)
     unlabeled = tmp_path / "unlabeled"
     folder = tmp_path / "img"
     _images(folder, 2)

@@ -137,7 +137,6 @@ class FormatRule:
         self.span: ImageGrid | AudioCodes | BoxCoordinates | None = None
         self.position = 0
         self.spans_done = 0
-        self.conditioned = False  # a class, caption or <null> came after <bos>
         self.last = -1
         self.done = False
 
@@ -162,15 +161,11 @@ class FormatRule:
         if self.format == "speech_continuation":
             return (_one(v["<boa>"]),)
         if self.format == "class_conditional":
-            if not self.conditioned:
-                return (v.ids_in("<class:"), _one(v["<null>"]))
-            return (_one(v["<boi>"]),)
-        # caption_conditional: the caption's text or <null>, then the image
+            return (v.ids_in("<class:"), _one(v["<null>"])) if self.position == 1 else (_one(v["<boi>"]),)
+        # caption_conditional: the caption's text (maybe none) or <null>, then the image
         if self.position == 1:
-            return (text, _one(v["<null>"]))
-        if self.last == v["<null>"]:
-            return (_one(v["<boi>"]),)
-        return (text, _one(v["<boi>"]))
+            return (text, _one(v["<null>"]), _one(v["<boi>"]))
+        return (_one(v["<boi>"]),) if self.last == v["<null>"] else (text, _one(v["<boi>"]))
 
     def _has(self, modality: str) -> bool:
         return any(m.modality == modality for m in self.vocab.media)
@@ -195,8 +190,6 @@ class FormatRule:
             self.span = AudioCodes(v, self.audio_frames)
         elif self.position > 0 and token == v["<box>"]:
             self.span = BoxCoordinates(v)
-        elif self.position == 1:
-            self.conditioned = True
         self.position += 1
         self.last = token
 

@@ -197,6 +197,14 @@ class TokenSequences:
             )
         if needs == "captions" and not self.manifest["settings"].get("captions"):
             raise DataConfigError(f"{data.path} has no captions, which {data.format} needs (--captions)")
+        if tok["info"].get("scales"):
+            raise DataConfigError(f"{tok['name']} gives multi-scale (VAR) ids, which have no row format yet")
+        written, planned = len(self.manifest["shards"]), self.manifest["num_shards"]
+        if written != planned:
+            raise DataConfigError(
+                f"{data.path} is not complete ({written} of {planned} shards): "
+                "rerun its tzoo tokenize-dataset to finish it"
+            )
         if not len(self.dataset):
             raise DataConfigError(f"{data.path} holds no items")
 
