@@ -275,3 +275,15 @@ def test_left_padded_prompts_sample_as_unpadded() -> None:
     torch.testing.assert_close(logits, model(short[None])[0], rtol=1e-4, atol=1e-5)
     uncached = generate(model, ids, 12, temperature=0, padding=padding, use_cache=False)
     assert torch.equal(uncached, batched)
+
+
+def test_caption_cfg_pads_the_shorter_stream() -> None:
+    v = _fsq_vocab()
+    model = _random_model(v)
+    cond = [sequence.image_prompt(v, "a red photo", (2, 2))] * 2
+    uncond = [sequence.image_prompt(v, None, (2, 2))] * 2  # 9 ids shorter: left-padded
+    plain = sample_images(model, v, "caption_conditional", cond, None, 1.0, 0.0)
+    guided = sample_images(model, v, "caption_conditional", cond, uncond, 1.0, 0.0)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, guided, strict=True))
+    strong = sample_images(model, v, "caption_conditional", cond, uncond, 3.0, 1.0, generator=_gen())
+    assert [im.shape for im in decode_images(v, strong, tz.load("image-fsq-f8-4k"))] == [(16, 16, 3)] * 2

@@ -58,42 +58,27 @@ def generate(
     padding: Tensor | None = None,
     rules: list[FormatRule] | None = None,
     unconditional: Tensor | None = None,
-    unconditional_padding: Tensor | None = None,
     cfg_scale: float = 1.0,
 ) -> Tensor:
     """``prompt`` ``(B, T)`` followed by up to ``max_new_tokens`` sampled ids.
 
-    ``padding`` marks the pad ids of left-padded prompts (``pad_left``). ``rules`` (one
-    ``FormatRule`` per row, fed the prompt already) mask the logits to the ids each row may
-    hold next; generation ends early once every row's sequence is done. ``unconditional``
-    (``(B, T)``, same length as ``prompt``) runs beside the prompt in one batch, sharing the
-    KV cache, and each step picks from the guided logits ``u + cfg_scale * (c - u)``; both
-    streams then take the same id."""
+    ``rules`` (one ``FormatRule`` per row, fed the prompt already) mask the logits to the
+    ids each row may hold next; generation ends early once every row's sequence is done.
+    ``unconditional`` (``(B, T)``) runs beside the prompt in one batch, sharing the KV cache,
+    and each step picks from the guided logits ``u + cfg_scale * (c - u)``; both streams
+    then take the same id. ``padding`` marks the pad ids of left-padded prompts
+    (``pad_left``), for every stream: ``(B, T)``, or ``(2B, T)`` with ``unconditional``."""
     total = prompt.shape[1] + max_new_tokens
     if total - 1 > model.config.block_size:  # the last new id is never fed back
         raise ValueError(
             f"prompt + new tokens = {total}, over the model's block_size {model.config.block_size} + 1"
         )
     batch = prompt.shape[0]
-    streams, stream_padding = prompt, padding
-    if unconditional is not None:
-        if unconditional.shape != prompt.shape:
-            raise ValueError(
-                f"the unconditional prompt is {tuple(unconditional.shape)}, the prompt {tuple(prompt.shape)}"
-            )
-        streams = torch.cat([prompt, unconditional])
-        if padding is not None or unconditional_padding is not None:
-            blank = torch.zeros_like(prompt, dtype=torch.bool)
-            stream_padding = torch.cat(
-                [
-                    blank if padding is None else padding,
-                    blank if unconditional_padding is None else unconditional_padding,
-                ]
-            )
-    if stream_padding is not None:
-        stream_padding = torch.cat(
-            [stream_padding, stream_padding.new_zeros(len(streams), max_new_tokens)], 1
-        )
+    streams = prompt if unconditional is None else torch.cat([prompt, unconditional])
+    if padding is not None:
+        if padding.shape != streams.shape:
+            raise ValueError(f"padding is {tuple(padding.shape)}; the streams are {tuple(streams.shape)}")
+        padding = torch.cat([padding, padding.new_zeros(len(streams), max_new_tokens)], 1)
     was_training = model.training
     model.eval()
     ids = streams
@@ -101,7 +86,7 @@ def generate(
 
     def logits_at(position: int) -> Tensor:
         """Next-id logits of every row (guided when there is an unconditional stream)."""
-        seen = None if stream_padding is None else stream_padding[:, :position]
+        seen = None if padding is None else padding[:, :position]
         if cache is not None:
             out = model(ids[:, cache.position : position], cache, seen)[:, -1]
         else:
@@ -173,10 +158,9 @@ def sample_images(
         top_k,
         top_p,
         generator=generator,
-        padding=padding[:n] if padding.any() else None,
+        padding=padding if padding.any() else None,
         rules=rules,
         unconditional=ids[n:] if unconditional else None,
-        unconditional_padding=padding[n:] if unconditional and padding.any() else None,
         cfg_scale=cfg_scale,
     )
     return [
