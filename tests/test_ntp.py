@@ -43,7 +43,7 @@ def test_sampling_rules() -> None:
     assert {int(pick(logits, 1.0, top_p=0.1, generator=generator)) for _ in range(20)} == {1}
     assert {int(pick(logits, 1.0, top_k=2, generator=generator)) for _ in range(200)} == {1, 3}
     with pytest.raises(ValueError, match="block_size"):
-        generate(_tiny(block=8), torch.zeros(1, 4, dtype=torch.long), 5)
+        generate(_tiny(block=8), torch.zeros(1, 4, dtype=torch.long), 6)
 
 
 def test_text_vocabularies_round_trip() -> None:
@@ -92,6 +92,7 @@ def test_train_and_sample_through_the_cli(tmp_path: Path, capsys) -> None:  # no
     cases = [
         (["sample", "--checkpoint", run, "--prompt", "ZZZ"], "not in the vocabulary"),
         (["sample", "--checkpoint", str(tmp_path / "nothing")], "is not an NTP checkpoint"),
+        (["sample", "--checkpoint", run, "--class", "1"], "is a text model: --class, --cfg and -o"),
         (["train-ntp", "--config", str(config), "optim.nonsense=1"], "nonsense"),
         (["train-ntp", "--config", str(config), "oops"], "is not section.key=value"),
     ]

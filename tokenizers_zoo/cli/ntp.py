@@ -1,4 +1,5 @@
-"""``tzoo train-ntp`` and ``tzoo sample``: train a next-token-prediction model, and sample it."""
+"""``tzoo train-ntp`` and ``tzoo sample``: train a next-token-prediction model, and sample it
+(text to stdout; images, with classifier-free guidance, decoded to a PNG grid)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import sys
 from typing import Any
 
+from tokenizers_zoo.cli.common import UsageError
 from tokenizers_zoo.errors import InvalidTokensError
 
 
@@ -17,11 +19,15 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--restart", action="store_true", help="ignore a checkpoint in the run dir")
     p.set_defaults(func=train_command)
 
-    p = sub.add_parser("sample", help="sample text from a trained NTP model")
+    p = sub.add_parser("sample", help="sample text, or images (class- or caption-conditional models)")
     p.add_argument("--checkpoint", required=True, help="the run directory train-ntp wrote")
-    p.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    p.add_argument("--prompt", help="text to continue (default: a newline), or the caption of an image")
+    p.add_argument("--class", dest="label", help="class-conditional models: the class, by id or name")
+    p.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale (1: none)")
+    p.add_argument("--resolution", help="image models: the token grid HxW (default: the model's first)")
+    p.add_argument("-o", "--output", help="image models: OUT.png (a grid of the -n samples)")
     p.add_argument("-n", "--num-samples", type=int, default=1)
-    p.add_argument("--max-new-tokens", type=int, default=200)
+    p.add_argument("--max-new-tokens", type=int, default=200, help="text models")
     p.add_argument("--temperature", type=float, default=0.8, help="0: greedy")
     p.add_argument("--top-k", type=int, default=0)
     p.add_argument("--top-p", type=float, default=1.0)
@@ -41,11 +47,33 @@ def train_command(args: argparse.Namespace) -> int:
 def sample_command(args: argparse.Namespace) -> int:
     import torch
 
-    from tokenizers_zoo.ntp.sample import generate
     from tokenizers_zoo.ntp.train import load_model
 
-    model, vocab, _ = load_model(args.checkpoint)
-    prompt = torch.from_numpy(vocab.encode(args.prompt))[None].repeat(args.num_samples, 1)
+    if args.num_samples < 1:
+        raise UsageError(f"-n must be at least 1, got {args.num_samples}")
+    model, vocab, meta = load_model(args.checkpoint)
+    generator = torch.Generator().manual_seed(args.seed)
+    fmt = meta.get("format", "text")
+    if fmt in IMAGE_FORMATS:
+        return _sample_images(args, model, vocab, meta, generator)
+    if args.label is not None or args.output is not None or args.cfg != 1.0:
+        raise UsageError(f"{args.checkpoint} is a {fmt} model: --class, --cfg and -o are for image models")
+    if fmt != "text":
+        raise UsageError(f"{args.checkpoint} is a {fmt} model; tzoo sample takes text and image models")
+    return _sample_text(args, model, vocab, generator)
+
+
+#: The formats tzoo sample draws images from, and what conditions them.
+IMAGE_FORMATS = {"class_conditional": "--class", "caption_conditional": "--prompt"}
+
+
+def _sample_text(args: argparse.Namespace, model: Any, vocab: Any, generator: Any) -> int:
+    import torch
+
+    from tokenizers_zoo.ntp.sample import generate
+
+    text = "\n" if args.prompt is None else args.prompt
+    prompt = torch.from_numpy(vocab.text.encode(text))[None].repeat(args.num_samples, 1)
     block = model.config.block_size
     room = block - prompt.shape[1]
     if room < 1:
@@ -56,10 +84,78 @@ def sample_command(args: argparse.Namespace) -> int:
         print(
             f"tzoo: generating {room} tokens: prompt and output fit in the block of {block}", file=sys.stderr
         )
-    generator = torch.Generator().manual_seed(args.seed)
     new = min(args.max_new_tokens, room)
     out = generate(model, prompt, new, args.temperature, args.top_k, args.top_p, generator=generator)
     for row in out:
-        print(vocab.decode(row.tolist()))
+        print(vocab.text.decode(row.tolist()))
         print("---")
     return 0
+
+
+def _sample_images(args: argparse.Namespace, model: Any, vocab: Any, meta: dict, generator: Any) -> int:
+    from tokenizers_zoo.cli.common import output_path
+    from tokenizers_zoo.formats import decoder_name
+    from tokenizers_zoo.media.files import output_type
+    from tokenizers_zoo.media.image import write_image
+    from tokenizers_zoo.ntp.decode import decode_images, image_grid, media_tokenizer
+    from tokenizers_zoo.ntp.sample import sample_images
+    from tokenizers_zoo.ntp.sequence import image_prompt
+
+    fmt = meta["format"]
+    if args.output is None:
+        raise UsageError(f"{args.checkpoint} is an image model: say where the image goes with -o OUT.png")
+    out = output_path(args.output)
+    kind = output_type("image", out)
+    if fmt == "class_conditional" and args.prompt is not None:
+        raise UsageError(f"{args.checkpoint} is class-conditional: give --class, not --prompt")
+    if fmt == "caption_conditional" and args.label is not None:
+        raise UsageError(f"{args.checkpoint} is caption-conditional: give --prompt, not --class")
+    condition = _label(args.label, meta.get("labels") or []) if fmt == "class_conditional" else args.prompt
+    if condition is None and args.cfg != 1.0:
+        raise UsageError(f"--cfg guides towards {IMAGE_FORMATS[fmt]}; give one, or leave --cfg at 1")
+    grid = _grid(args.resolution, vocab.resolutions)
+    tok = media_tokenizer(vocab, "image")  # before sampling: a mismatch costs nothing
+    prompts = [image_prompt(vocab, condition, grid)] * args.num_samples
+    unconditional = [image_prompt(vocab, None, grid)] * args.num_samples if args.cfg != 1.0 else None
+    sequences = sample_images(
+        model,
+        vocab,
+        fmt,
+        prompts,
+        unconditional,
+        args.cfg,
+        args.temperature,
+        args.top_k,
+        args.top_p,
+        generator,
+    )
+    images = decode_images(vocab, sequences, tok)
+    out.write_bytes(write_image(image_grid(images), decoder_name("image", kind)))
+    what = "unconditional" if condition is None else f"{IMAGE_FORMATS[fmt][2:]} {condition!r}"
+    print(f"{len(images)} {grid[0]}x{grid[1]}-token images ({what}, cfg {args.cfg}) -> {out}")
+    return 0
+
+
+def _label(value: str | None, names: list[str]) -> int | None:
+    """A class given by id or by name."""
+    if value is None:
+        return None
+    if value in names:
+        return names.index(value)
+    try:
+        return int(value)
+    except ValueError:
+        known = ", ".join(names) or "none"
+        raise UsageError(f"--class {value}: not a class id or name (names: {known})") from None
+
+
+def _grid(value: str | None, known: tuple[tuple[int, int], ...]) -> tuple[int, int]:
+    if value is None:
+        if not known:
+            raise UsageError("the model's vocabulary has no resolution tokens")
+        return known[0]
+    try:
+        h, w = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--resolution must be HxW, e.g. 16x16, got {value!r}") from None
+    return h, w

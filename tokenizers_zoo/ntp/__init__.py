@@ -1,3 +1,7 @@
-"""Next-token-prediction models over zoo tokens: ``model.py`` (a decoder-only transformer
+"""Next-token-prediction models over zoo tokens: ``vocabulary.py`` (which id means what),
+``sequence.py`` (text and media codes as one sequence, per format, with loss masks),
+``constraints.py`` (the ids a format allows next, for decoding), ``data.py`` (training
+batches from a text corpus or a token dataset), ``model.py`` (a decoder-only transformer
 with a KV cache), ``text.py`` (text vocabularies and corpora), ``train.py`` (the trainer),
-``sample.py`` (sampling)."""
+``sample.py`` (sampling, classifier-free guidance), ``decode.py`` (sequences back to media)
+and ``router.py`` (task tokens to experts)."""

@@ -91,7 +91,13 @@ class Attention(nn.Module):
         self.dropout = config.dropout
 
     def forward(
-        self, x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | None = None, layer: int = 0
+        self,
+        x: Tensor,
+        cos: Tensor,
+        sin: Tensor,
+        cache: KVCache | None = None,
+        layer: int = 0,
+        mask: Tensor | None = None,
     ) -> Tensor:
         b, t, c = x.shape
         q, k, v = (
@@ -99,7 +105,7 @@ class Attention(nn.Module):
             for part in self.qkv(x).split(c, dim=-1)
         )
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if cache is None:
+        if cache is None and mask is None:
             out = F.scaled_dot_product_attention(
                 q.contiguous(),
                 k.contiguous(),
@@ -108,14 +114,27 @@ class Attention(nn.Module):
                 is_causal=True,
             )
         else:
-            start = cache.position
-            cache.keys[layer][:, :, start : start + t] = k
-            cache.values[layer][:, :, start : start + t] = v
-            keys, values = cache.keys[layer][:, :, : start + t], cache.values[layer][:, :, : start + t]
-            # Query i (at position start + i) sees keys 0 .. start + i.
-            mask = torch.ones(t, start + t, dtype=torch.bool, device=x.device).tril(diagonal=start)
+            keys, values = k.contiguous(), v.contiguous()
+            if cache is not None:
+                start = cache.position
+                cache.keys[layer][:, :, start : start + t] = k
+                cache.values[layer][:, :, start : start + t] = v
+                keys, values = cache.keys[layer][:, :, : start + t], cache.values[layer][:, :, : start + t]
             out = F.scaled_dot_product_attention(q.contiguous(), keys, values, attn_mask=mask)
         return self.proj(out.transpose(1, 2).reshape(b, t, c))
+
+
+def attention_mask(t: int, start: int, padding: Tensor | None, device: torch.device) -> Tensor:
+    """Which keys each of ``t`` queries at positions ``start ..`` sees: the causal ones, less
+    the positions ``padding`` ``(B, start + t)`` marks (a left-padded prompt), except a
+    padding query's own key, which keeps its row of attention finite."""
+    # Query i (at position start + i) sees keys 0 .. start + i.
+    mask = torch.ones(t, start + t, dtype=torch.bool, device=device).tril(diagonal=start)
+    if padding is None:
+        return mask
+    own = torch.zeros_like(mask)
+    own[:, start:] = torch.eye(t, dtype=torch.bool, device=device)
+    return (mask & ~padding[:, None, None, : start + t].to(device)) | own
 
 
 class SwiGLU(nn.Module):
@@ -138,8 +157,10 @@ class Block(nn.Module):
         self.mlp = SwiGLU(config)
         self.drop = nn.Dropout(config.dropout)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | None, layer: int) -> Tensor:
-        x = x + self.drop(self.attn(self.attn_norm(x), cos, sin, cache, layer))
+    def forward(
+        self, x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | None, layer: int, mask: Tensor | None
+    ) -> Tensor:
+        x = x + self.drop(self.attn(self.attn_norm(x), cos, sin, cache, layer, mask))
         return x + self.drop(self.mlp(self.mlp_norm(x)))
 
 
@@ -171,17 +192,20 @@ class Transformer(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, ids: Tensor, cache: KVCache | None = None) -> Tensor:
+    def forward(self, ids: Tensor, cache: KVCache | None = None, padding: Tensor | None = None) -> Tensor:
         """Logits ``(B, T, vocab)`` for ids ``(B, T)``; with ``cache``, ``ids`` continue the
-        sequences the cache holds (and are added to it)."""
+        sequences the cache holds (and are added to it). ``padding`` ``(B, positions so
+        far)``, True at the pad ids of left-padded prompts, hides those from attention:
+        rotary positions are relative, so a row's logits are those of its unpadded ids."""
         start = 0 if cache is None else cache.position
         t = ids.shape[1]
         if start + t > self.config.block_size:
             raise ValueError(f"{start + t} positions are over block_size {self.config.block_size}")
         cos, sin = self.rope_cos[start : start + t], self.rope_sin[start : start + t]
+        mask = None if cache is None and padding is None else attention_mask(t, start, padding, ids.device)
         x = self.drop(self.embed(ids))
         for layer, block in enumerate(self.blocks):
-            x = block(x, cos, sin, cache, layer)
+            x = block(x, cos, sin, cache, layer, mask)
         if cache is not None:
             cache.position += t
         return self.head(self.norm(x))

@@ -1,13 +1,19 @@
 """Sampling from a trained ``Transformer``: greedy, temperature, top-k and top-p, with the
 KV cache (one position of work per new token) or without it (the whole prefix again at
-every step, which is what the cache is checked against)."""
+every step, which is what the cache is checked against); constrained to a format's ids
+(``constraints.py``) and with classifier-free guidance (the conditional and unconditional
+streams batched through one cache)."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from tokenizers_zoo.errors import InvalidTokensError
+from tokenizers_zoo.ntp.constraints import FormatRule, ImageGrid, allowed_mask
 from tokenizers_zoo.ntp.model import Transformer
+from tokenizers_zoo.ntp.vocabulary import Vocabulary
 
 
 def pick(
@@ -33,6 +39,11 @@ def pick(
     return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
 
 
+def guide(conditional: Tensor, unconditional: Tensor, scale: float) -> Tensor:
+    """Classifier-free guidance: ``u + scale * (c - u)`` (scale 1: the conditional logits)."""
+    return unconditional + scale * (conditional - unconditional)
+
+
 @torch.no_grad()
 def generate(
     model: Transformer,
@@ -43,22 +54,116 @@ def generate(
     top_p: float = 1.0,
     use_cache: bool = True,
     generator: torch.Generator | None = None,
+    *,
+    padding: Tensor | None = None,
+    rules: list[FormatRule] | None = None,
+    unconditional: Tensor | None = None,
+    cfg_scale: float = 1.0,
 ) -> Tensor:
-    """``prompt`` ``(B, T)`` followed by ``max_new_tokens`` sampled ids."""
+    """``prompt`` ``(B, T)`` followed by up to ``max_new_tokens`` sampled ids.
+
+    ``rules`` (one ``FormatRule`` per row, fed the prompt already) mask the logits to the
+    ids each row may hold next; generation ends early once every row's sequence is done.
+    ``unconditional`` (``(B, T)``) runs beside the prompt in one batch, sharing the KV cache,
+    and each step picks from the guided logits ``u + cfg_scale * (c - u)``; both streams
+    then take the same id. ``padding`` marks the pad ids of left-padded prompts
+    (``pad_left``), for every stream: ``(B, T)``, or ``(2B, T)`` with ``unconditional``."""
     total = prompt.shape[1] + max_new_tokens
-    if total > model.config.block_size:
+    if total - 1 > model.config.block_size:  # the last new id is never fed back
         raise ValueError(
-            f"prompt + new tokens = {total}, over the model's block_size {model.config.block_size}"
+            f"prompt + new tokens = {total}, over the model's block_size {model.config.block_size} + 1"
         )
+    batch = prompt.shape[0]
+    streams = prompt if unconditional is None else torch.cat([prompt, unconditional])
+    if padding is not None:
+        if padding.shape != streams.shape:
+            raise ValueError(f"padding is {tuple(padding.shape)}; the streams are {tuple(streams.shape)}")
+        padding = torch.cat([padding, padding.new_zeros(len(streams), max_new_tokens)], 1)
     was_training = model.training
     model.eval()
-    ids = prompt
-    cache = model.new_cache(prompt.shape[0], total) if use_cache else None
-    logits = model(prompt, cache)[:, -1]
-    for step in range(max_new_tokens):
-        next_ids = pick(logits, temperature, top_k, top_p, generator)
-        ids = torch.cat([ids, next_ids[:, None]], dim=1)
-        if step + 1 < max_new_tokens:
-            logits = (model(next_ids[:, None], cache) if cache is not None else model(ids))[:, -1]
+    ids = streams
+    cache = model.new_cache(len(streams), total) if use_cache else None
+
+    def logits_at(position: int) -> Tensor:
+        """Next-id logits of every row (guided when there is an unconditional stream)."""
+        seen = None if padding is None else padding[:, :position]
+        if cache is not None:
+            out = model(ids[:, cache.position : position], cache, seen)[:, -1]
+        else:
+            out = model(ids[:, :position], padding=seen)[:, -1]
+        if unconditional is not None:
+            out = guide(out[:batch].float(), out[batch:].float(), cfg_scale)
+        if rules is not None:
+            out = out.masked_fill(~allowed_mask(rules, out.shape[-1], out.device), float("-inf"))
+        return out
+
+    for _ in range(max_new_tokens):
+        next_ids = pick(logits_at(ids.shape[1]), temperature, top_k, top_p, generator)
+        if rules is not None:
+            for rule, token in zip(rules, next_ids.tolist(), strict=True):
+                rule.advance(token)
+        ids = torch.cat([ids, next_ids.repeat(len(streams) // batch)[:, None]], dim=1)
+        if rules is not None and all(rule.done for rule in rules):
+            break
     model.train(was_training)
-    return ids
+    return ids[:batch]
+
+
+def pad_left(prompts: list[Tensor], pad: int) -> tuple[Tensor, Tensor]:
+    """Prompts of different lengths as one ``(B, T)`` batch padded on the left with ``pad``,
+    and the padding mask ``generate`` takes."""
+    length = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), length), pad, dtype=torch.long)
+    padding = torch.ones(len(prompts), length, dtype=torch.bool)
+    for row, p in enumerate(prompts):
+        ids[row, length - len(p) :] = p
+        padding[row, length - len(p) :] = False
+    return ids, padding
+
+
+def sample_images(
+    model: Transformer,
+    vocab: Vocabulary,
+    format: str,
+    prompts: list[np.ndarray],
+    unconditional: list[np.ndarray] | None = None,
+    cfg_scale: float = 1.0,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> list[np.ndarray]:
+    """Whole sequences of ``format`` continuing ``prompts`` (``sequence.image_prompt``: each
+    ends with an image's resolution token), constrained so each holds one decodable image;
+    with ``unconditional`` prompts (one per prompt), guided by ``cfg_scale``."""
+    rules = [FormatRule(vocab, format).feed(p) for p in prompts]
+    grids = {rule.span.grid for rule in rules if isinstance(rule.span, ImageGrid)}
+    if len(grids) != 1 or len(rules) != len(prompts) or any(not isinstance(r.span, ImageGrid) for r in rules):
+        raise InvalidTokensError("image prompts end with a resolution token, the same one in every prompt")
+    (h, w), books = grids.pop(), vocab.codes("image").num_codebooks
+    new = h * (w * books + 1) + 2  # the rows with their <eol>, <eoi>, <eos>
+    rows = [torch.from_numpy(p) for p in [*prompts, *(unconditional or [])]]
+    ids, padding = pad_left(rows, vocab["<pad>"])
+    if ids.shape[1] + new - 1 > model.config.block_size:
+        raise InvalidTokensError(
+            f"a prompt of {ids.shape[1]} ids and a {h}x{w} image ({new} ids) are over the model's "
+            f"block of {model.config.block_size}"
+        )
+    n = len(prompts)
+    out = generate(
+        model,
+        ids[:n],
+        new,
+        temperature,
+        top_k,
+        top_p,
+        generator=generator,
+        padding=padding if padding.any() else None,
+        rules=rules,
+        unconditional=ids[n:] if unconditional else None,
+        cfg_scale=cfg_scale,
+    )
+    return [
+        row[~pad].numpy()
+        for row, pad in zip(out, torch.nn.functional.pad(padding[:n], (0, new)), strict=True)
+    ]

@@ -1,14 +1,17 @@
 """The NTP trainer, readable in one sitting (nanoGPT's loop, with exact resume).
 
-    config (YAML) -> corpus ids -> model
-    step:  windows drawn as a pure function of (seed, step) -> loss -> AdamW (warm-up,
-           cosine to min_lr, gradient clipping, accumulation)
-    every eval_every steps: held-out loss (and bits per token) on fixed windows
-    every checkpoint_every steps (and at the end): weights (safetensors), optimizer, step
+    config (YAML) -> batches (a text corpus or a token dataset: ``data.py``) and their
+                     vocabulary -> model
+    step:  the next batch -> loss (on the ids its mask keeps) -> AdamW (warm-up, cosine to
+           min_lr, gradient clipping, accumulation)
+    every eval_every steps: held-out loss (and bits per token) on fixed batches
+    every checkpoint_every steps (and at the end): weights (safetensors), the vocabulary,
+           optimizer, RNG and data position
 
-Batches depend on (seed, step) alone and the RNG state is saved, so a run stopped at any
-checkpoint and resumed logs exactly what the uninterrupted run logs. Text corpora only
-for now: character or byte vocabularies (``text.py``).
+Batches depend on (seed, position) alone, and the position and the RNG state are saved, so
+a run stopped at any checkpoint and resumed logs exactly what the uninterrupted run logs.
+A resumed run whose data needs another vocabulary than the checkpoint's (another
+tokenizer, other weights, other classes) is refused.
 """
 
 from __future__ import annotations
@@ -22,32 +25,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
 from tokenizers_zoo.durable import write_file, write_text
 from tokenizers_zoo.errors import TokenizersZooError
+from tokenizers_zoo.ntp.data import Batch, NTPData, open_batches
 from tokenizers_zoo.ntp.model import Transformer, TransformerConfig
-from tokenizers_zoo.ntp.text import TextVocabulary, load_corpus, windows
+from tokenizers_zoo.ntp.vocabulary import Vocabulary, VocabularyMismatchError
 from tokenizers_zoo.training.config import ConfigError, build_section, read_yaml
 from tokenizers_zoo.training.run_dir import locked, truncate_log
 
 STATE_FILE = "train_state.pt"
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+VOCABULARY_FILE = "vocabulary.json"
 
 
 class NTPCheckpointError(TokenizersZooError, ValueError):
     """A directory that does not hold a trained NTP model."""
-
-
-@dataclass
-class NTPData:
-    text: str = "data/text.txt"
-    vocab: str = "chars"  # chars (from the corpus) or bytes
-    val_fraction: float = 0.1
 
 
 @dataclass
@@ -110,25 +107,11 @@ def lr_at(step: int, o: NTPOptim) -> float:
     return o.min_lr + 0.5 * (o.lr - o.min_lr) * (1 + math.cos(math.pi * progress))
 
 
-def batch_at(
-    ids: np.ndarray, seed: int, step: int, micro: int, block: int, batch: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The training windows of (step, micro-batch): a pure function of the seed, so resuming
-    needs no loader state."""
-    rng = np.random.default_rng([seed, step, micro])
-    x, y = windows(ids, block, batch, rng)
-    return torch.from_numpy(x), torch.from_numpy(y)
-
-
 @torch.no_grad()
-def held_out_loss(model: Transformer, ids: np.ndarray, seed: int, batches: int, batch: int) -> float:
-    """Mean loss on the same held-out windows at every evaluation."""
+def held_out_loss(model: Transformer, batches: list[Batch]) -> float:
+    """Mean loss on the same held-out batches at every evaluation."""
     model.eval()
-    rng = np.random.default_rng([seed, 2**31])
-    losses = []
-    for _ in range(batches):
-        x, y = windows(ids, model.config.block_size, batch, rng)
-        losses.append(float(model.loss(torch.from_numpy(x), torch.from_numpy(y))))
+    losses = [float(model.loss(*batch)) for batch in batches]
     model.train()
     return sum(losses) / len(losses)
 
@@ -136,31 +119,51 @@ def held_out_loss(model: Transformer, ids: np.ndarray, seed: int, batches: int, 
 def save_checkpoint(
     run_dir: Path,
     model: Transformer,
-    vocab: TextVocabulary,
+    vocab: Vocabulary,
     cfg: NTPTrainConfig,
     step: int,
     optimizer: torch.optim.Optimizer,
+    data_state: dict[str, int],
+    labels: list[str],
 ) -> None:
-    """Weights and config first, then the resume state, each written whole (a kill at any
-    moment leaves the previous checkpoint or this one)."""
+    """Weights, vocabulary and config first, then the resume state, each written whole (a
+    kill at any moment leaves the previous checkpoint or this one)."""
     state = {
         k: v.detach().cpu().contiguous()
         for k, v in model.state_dict().items()
         if k != "head.weight" or not model.config.tie_embeddings
     }
     write_file(run_dir / WEIGHTS_FILE, lambda p: save_file(state, str(p)))
+    write_text(run_dir / VOCABULARY_FILE, json.dumps(vocab.to_json(), indent=1) + "\n")
     meta = {
         "name": cfg.name,
         "step": step,
         "model": dataclasses.asdict(model.config),
-        "vocab": vocab.to_dict(),
+        "vocabulary_fingerprint": vocab.fingerprint,
+        "format": cfg.data.format if cfg.data.kind == "tokens" else "text",
+        "labels": labels,
     }
     write_text(run_dir / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
-    resume = {"step": step, "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state()}
+    resume = {
+        "step": step,
+        "optimizer": optimizer.state_dict(),
+        "rng": torch.get_rng_state(),
+        "data": data_state,
+    }
     write_file(run_dir / STATE_FILE, lambda p: torch.save(resume, p))
 
 
-def load_model(run_dir: str | Path) -> tuple[Transformer, TextVocabulary, dict[str, Any]]:
+def load_vocabulary(run_dir: Path) -> Vocabulary:
+    """A checkpoint's vocabulary, checked against the fingerprint its config recorded."""
+    try:
+        meta = json.loads((run_dir / CONFIG_FILE).read_text())
+        data = json.loads((run_dir / VOCABULARY_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise NTPCheckpointError(f"{run_dir} is not an NTP checkpoint: {exc}") from exc
+    return Vocabulary.from_json(data, fingerprint=meta.get("vocabulary_fingerprint") or "none recorded")
+
+
+def load_model(run_dir: str | Path) -> tuple[Transformer, Vocabulary, dict[str, Any]]:
     """A trained model, its vocabulary and its config.json, from a run directory."""
     run_dir = Path(run_dir)
     try:
@@ -169,12 +172,17 @@ def load_model(run_dir: str | Path) -> tuple[Transformer, TextVocabulary, dict[s
         state = load_file(str(run_dir / WEIGHTS_FILE))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise NTPCheckpointError(f"{run_dir} is not an NTP checkpoint: {exc}") from exc
+    vocab = load_vocabulary(run_dir)
+    if vocab.size != model.config.vocab_size:
+        raise VocabularyMismatchError(
+            f"{run_dir}: the vocabulary has {vocab.size} ids, the model {model.config.vocab_size}"
+        )
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or set(missing) - {"head.weight"}:
         raise NTPCheckpointError(
             f"{run_dir}/{WEIGHTS_FILE} does not match its config: missing {missing}, unexpected {unexpected}"
         )
-    return model.eval(), TextVocabulary.from_dict(meta["vocab"]), meta
+    return model.eval(), vocab, meta
 
 
 def train(
@@ -192,12 +200,14 @@ def train(
 def _train(cfg: NTPTrainConfig, run_dir: Path, resume: bool, until: int | None, log: Any) -> dict[str, Any]:
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
-    vocab, train_ids, val_ids = load_corpus(cfg.data.text, cfg.data.vocab, cfg.data.val_fraction)
+    o = cfg.optim
+    block = TransformerConfig(vocab_size=1, **cfg.model).block_size
+    data = open_batches(cfg.data, block, o.batch_size, o.accumulate, cfg.run.seed)
+    vocab = data.vocabulary
     torch.manual_seed(cfg.run.seed)
     model = Transformer(TransformerConfig(vocab_size=vocab.size, **cfg.model))
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    o = cfg.optim
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=o.lr,
@@ -207,20 +217,23 @@ def _train(cfg: NTPTrainConfig, run_dir: Path, resume: bool, until: int | None, 
     step = 0
     log_path = run_dir / "log.jsonl"
     if resume and (run_dir / STATE_FILE).is_file():
+        data.check_vocabulary(load_vocabulary(run_dir))
         state = torch.load(run_dir / STATE_FILE, weights_only=True)
         model.load_state_dict(load_file(str(run_dir / WEIGHTS_FILE)), strict=False)
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
+        data.load_state_dict(state["data"])
         step = state["step"]
         truncate_log(log_path, step)
         log(f"resumed {cfg.name} at step {step}")
     elif log_path.exists():
         log_path.unlink()
-    block, tokens_per_step = model.config.block_size, o.batch_size * o.accumulate * model.config.block_size
+    tokens_per_step = o.batch_size * o.accumulate * block
     log(
         f"{cfg.name}: {model.num_parameters() / 1e6:.2f}M parameters, vocab {vocab.size}, "
-        f"{len(train_ids)} training ids; steps {step} -> {o.max_steps}"
+        f"{data.describe()}; steps {step} -> {o.max_steps}"
     )
+    held_out = data.held_out(cfg.run.eval_batches)
     last: dict[str, Any] = {}
     started, done_at_start = time.perf_counter(), step
     with log_path.open("a") as records:
@@ -229,9 +242,8 @@ def _train(cfg: NTPTrainConfig, run_dir: Path, resume: bool, until: int | None, 
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, o)
             loss_sum = 0.0
-            for micro in range(o.accumulate):
-                x, y = batch_at(train_ids, cfg.run.seed, step, micro, block, o.batch_size)
-                loss = model.loss(x, y) / o.accumulate
+            for _ in range(o.accumulate):
+                loss = model.loss(*data.next_batch()) / o.accumulate
                 loss.backward()
                 loss_sum += float(loss.detach())
             if o.grad_clip:
@@ -241,7 +253,7 @@ def _train(cfg: NTPTrainConfig, run_dir: Path, resume: bool, until: int | None, 
             step += 1
             record: dict[str, Any] = {"step": step, "loss": loss_sum, "lr": lr_at(step - 1, o)}
             if step % cfg.run.eval_every == 0 or step == o.max_steps:
-                val = held_out_loss(model, val_ids, cfg.run.seed, cfg.run.eval_batches, o.batch_size)
+                val = held_out_loss(model, held_out)
                 elapsed = time.perf_counter() - started
                 record |= {"val_loss": val, "val_bits_per_token": val / math.log(2)}
                 last = {
@@ -258,5 +270,5 @@ def _train(cfg: NTPTrainConfig, run_dir: Path, resume: bool, until: int | None, 
             records.write(json.dumps(record) + "\n")
             records.flush()
             if step % cfg.run.checkpoint_every == 0 or step == stop:
-                save_checkpoint(run_dir, model, vocab, cfg, step, optimizer)
+                save_checkpoint(run_dir, model, vocab, cfg, step, optimizer, data.state_dict(), data.labels)
     return last

@@ -1,0 +1,229 @@
+"""NTP on token datasets at tiny sizes: the loader (deterministic, resumable, CFG dropout,
+format checks), then end to end: a token dataset of generated images, a class-conditional
+model trained through the trainer (and resumed bit for bit), sampled with CFG and decoded
+to a PNG grid by `tzoo sample`, and the errors a mismatched dataset or bad input give."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import tokenizers_zoo as tz
+from tokenizers_zoo.cli import main
+from tokenizers_zoo.datasets import TokenDataset, tokenize_dataset
+from tokenizers_zoo.media.audio import write_wav
+from tokenizers_zoo.ntp import sequence
+from tokenizers_zoo.ntp.constraints import FormatRule
+from tokenizers_zoo.ntp.data import DataConfigError, NTPData, TokenSequences
+from tokenizers_zoo.ntp.decode import media_tokenizer
+from tokenizers_zoo.ntp.model import Transformer, TransformerConfig
+from tokenizers_zoo.ntp.train import load_ntp_config, train
+from tokenizers_zoo.ntp.vocabulary import MediaCodes, Vocabulary, VocabularyMismatchError
+
+FAST = {"progress": False, "workers": 0}
+BLOCK = 11  # <bos> <class> <boi> <res:2x2>, 2 rows of 2 codes and <eol>, <eoi> <eos>: 12 ids
+
+
+def _images(folder: Path, count: int) -> None:
+    """Two classes a model can tell apart: reddish and bluish noise."""
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        label = "red" if i % 2 else "blue"
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        pixels = rng.integers(0, 120, (16, 16, 3), dtype=np.uint8)
+        pixels[..., 0 if label == "red" else 2] += 130
+        Image.fromarray(pixels).save(folder / label / f"{i:03d}.png")
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    _images(folder, 16)
+    out = folder.parent / "photos-tok"
+    tokenize_dataset("image-fsq-f8-4k", folder, out, size=16, labels="from-folders", **FAST)
+    return out
+
+
+def _loader(path: Path, **fields) -> TokenSequences:
+    data = NTPData(kind="tokens", path=str(path), coordinate_bins=0, **fields)
+    return TokenSequences(data, block=BLOCK, batch=4, seed=7)
+
+
+def test_loader_batches_are_deterministic_and_resume_exactly(photos: Path) -> None:
+    a, b = _loader(photos), _loader(photos)
+    first = [a.next_batch() for _ in range(5)]
+    assert all(
+        x.inputs.equal(y.inputs) for x, y in zip(first, [b.next_batch() for _ in range(5)], strict=True)
+    )
+    resumed = _loader(photos)
+    resumed.load_state_dict(a.state_dict())
+    for _ in range(6):  # across an epoch's end: 14 training items, batches of 4
+        x, y = a.next_batch(), resumed.next_batch()
+        assert x.inputs.equal(y.inputs) and x.targets.equal(y.targets) and x.mask.equal(y.mask)
+    v = a.vocabulary
+    batch = first[0]
+    assert batch.inputs.shape == (4, BLOCK) and batch.targets[:, :-1].equal(batch.inputs[:, 1:])
+    for row, mask in zip(batch.inputs, batch.mask, strict=True):
+        ids = [*row.tolist(), int(batch.targets[0, -1])]
+        assert FormatRule(v, "class_conditional").feed(ids).done
+        assert mask.tolist() == [False] + [True] * (BLOCK - 1)  # the class token is not a target
+
+
+def test_loader_split_epochs_and_cfg_dropout(photos: Path) -> None:
+    loader = _loader(photos, cfg_dropout=0.3)
+    train_items, held = set(loader.train_items.tolist()), set(loader.val_items.tolist())
+    assert len(held) == 2 and not train_items & held and len(train_items | held) == 16
+    epoch = [loader._train_item(i)[0] for i in range(len(train_items))]
+    assert sorted(epoch) == sorted(train_items)  # an epoch visits every training item once
+    null = loader.vocabulary["<null>"]
+    rows = [int(x) == null for _ in range(150) for x in loader.next_batch().inputs[:, 1]]
+    assert abs(np.mean(rows) - 0.3) < 0.05
+    assert all(int(x) != null for batch in loader.held_out(2) for x in batch.inputs[:, 1])
+
+
+def test_loader_refuses_data_that_does_not_fit(photos: Path, tmp_path: Path) -> None:
+    with pytest.raises(DataConfigError, match="takes audio tokens; .* holds image tokens"):
+        _loader(photos, format="speech_continuation")
+    with pytest.raises(DataConfigError, match="has no captions"):
+        _loader(photos, format="caption_conditional")
+    with pytest.raises(DataConfigError, match="model.block_size must be at least 11"):
+        TokenSequences(NTPData(kind="tokens", path=str(photos)), block=8, batch=2, seed=0).next_batch()
+    with pytest.raises(DataConfigError, match="data.format must be one of"):
+        _loader(photos, format="poems")
+    partial = tmp_path / "partial"
+    shutil.copytree(photos, partial)
+    manifest = json.loads((partial / "manifest.json").read_text())
+    (partial / "manifest.json").write_text(json.dumps({**manifest, "num_shards": 2}))
+    with pytest.raises(
+        DataConfigError, match="is not complete .1 of 2 shards.: rerun its tzoo tokenize-dataset"
+    ):
+        _loader(partial)
+    unlabeled = tmp_path / "unlabeled"
+    folder = tmp_path / "img"
+    _images(folder, 2)
+    tokenize_dataset("image-fsq-f8-4k", folder, unlabeled, size=16, **FAST)
+    with pytest.raises(DataConfigError, match="has no labels, which class_conditional needs"):
+        _loader(unlabeled)
+
+
+def test_speech_continuation_from_audio_codes(tmp_path: Path) -> None:
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i, n in enumerate([1600, 2400, 1600, 960]):
+        (folder / f"{i}.wav").write_bytes(
+            write_wav(0.3 * rng.standard_normal((1, n)).astype(np.float32), 16000)
+        )
+    tokenize_dataset("audio-rvq-16khz", folder, tmp_path / "rvq", **FAST)
+    data = NTPData(
+        kind="tokens",
+        path=str(tmp_path / "rvq"),
+        format="speech_continuation",
+        codebooks=2,
+        audio_layout="delay",
+    )
+    loader = TokenSequences(data, block=40, batch=3, seed=0)
+    v = loader.vocabulary
+    assert v.codes("audio").vocab_size == (1024, 1024) and v.resolutions == ()
+    ds = TokenDataset(tmp_path / "rvq")
+    for item in range(len(ds)):
+        ids = loader.example(ds[item], False).ids
+        assert FormatRule(v, "speech_continuation").feed(ids).done
+        np.testing.assert_array_equal(sequence.parse_audio(v, ids[1:-1]), ds[item].ids[:2])
+
+
+def _config(tmp_path: Path, dataset: Path, run: str, steps: int = 40) -> Path:
+    config = tmp_path / f"{run}.yaml"
+    config.write_text(
+        "name: tiny-class-cond\n"
+        f"data: {{kind: tokens, path: {dataset}, format: class_conditional, coordinate_bins: 0}}\n"
+        f"model: {{n_layer: 2, n_head: 2, d_model: 32, block_size: {BLOCK}}}\n"
+        f"optim: {{max_steps: {steps}, warmup_steps: 5, batch_size: 4, lr: 3.0e-3}}\n"
+        f"run: {{dir: {tmp_path / run}, eval_every: 10, eval_batches: 1, checkpoint_every: 10}}\n"
+    )
+    return config
+
+
+def test_class_conditional_end_to_end(photos: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    whole = load_ntp_config(_config(tmp_path, photos, "whole"))
+    train(whole, log=lambda line: None)
+    pieces = load_ntp_config(_config(tmp_path, photos, "pieces"))
+    train(pieces, until=20, log=lambda line: None)
+    train(pieces, log=lambda line: None)
+    log = (tmp_path / "whole" / "log.jsonl").read_text()
+    assert (tmp_path / "pieces" / "log.jsonl").read_text() == log  # resumed bit for bit
+    records = [json.loads(line) for line in log.splitlines()]
+    assert records[-1]["loss"] < records[0]["loss"]
+    run = str(tmp_path / "whole")
+    meta = json.loads((tmp_path / "whole" / "config.json").read_text())
+    assert meta["format"] == "class_conditional" and meta["labels"] == ["blue", "red"]
+
+    out = tmp_path / "grid.png"
+    argv = ["sample", "--checkpoint", run, "--class", "red", "--cfg", "2.0", "-n", "4", "-o", str(out)]
+    assert main([*argv, "--seed", "1"]) == 0
+    assert "4 2x2-token images (class 1, cfg 2.0)" in capsys.readouterr().out
+    assert Image.open(out).size == (32, 32)  # a 2 x 2 grid of 16 x 16 images
+    assert main(["sample", "--checkpoint", run, "--class", "0", "-o", str(tmp_path / "one.png")]) == 0
+    assert Image.open(tmp_path / "one.png").size == (16, 16)
+    capsys.readouterr()
+
+    cases = [
+        (["--class", "7", "-o", str(out)], "class 7 is outside this vocabulary's 0..1"),
+        (["--class", "green", "-o", str(out)], "not a class id or name (names: blue, red)"),
+        (["--class", "1"], "-o OUT.png"),
+        (["--prompt", "hi", "-o", str(out)], "give --class, not --prompt"),
+        (["--cfg", "2", "-o", str(out)], "--cfg guides towards --class"),
+        (["--class", "1", "--resolution", "9x9", "-o", str(out)], "no resolution token for a 9x9 grid"),
+        (["--class", "1", "-o", str(tmp_path / "x.wav")], "decode to"),
+        (["--class", "1", "-n", "0", "-o", str(out)], "-n must be at least 1"),
+    ]
+    for extra, message in cases:
+        assert main(["sample", "--checkpoint", run, *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert err.startswith("tzoo: error:") and message in err and err.count("\n") == 1, err
+
+
+def test_a_dataset_of_another_tokenizer_is_refused(photos: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    config = _config(tmp_path, photos, "run", steps=10)
+    assert main(["train-ntp", "--config", str(config)]) == 0
+    capsys.readouterr()
+    folder = tmp_path / "img"
+    _images(folder, 4)
+    palette = tmp_path / "palette"
+    tokenize_dataset("image-palette-512", folder, palette, size=4, labels="from-folders", **FAST)
+    argv = ["train-ntp", "--config", str(config), f"data.path={palette}", "optim.max_steps=20"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "vocabulary was built for image codes with tokenizer image-fsq-f8-4k" in err
+    assert "image-palette-512" in err and err.count("\n") == 1
+    # A vocabulary file changed after training is refused rather than read as another layout.
+    vocab_file = tmp_path / "run" / "vocabulary.json"
+    data = json.loads(vocab_file.read_text())
+    vocab_file.write_text(json.dumps({**data, "num_classes": 3}))
+    assert (
+        main(["sample", "--checkpoint", str(tmp_path / "run"), "--class", "1", "-o", str(tmp_path / "a.png")])
+        == 2
+    )
+    assert "does not match its file" in capsys.readouterr().err
+
+
+def test_decoding_with_other_weights_is_refused() -> None:
+    v = Vocabulary(resolutions=((2, 2),), media=(MediaCodes("image-fsq-f8-4k", "image", (4375,), "0" * 64),))
+    with pytest.raises(VocabularyMismatchError, match="would decode them as other media"):
+        media_tokenizer(v, "image")
+
+
+def test_the_photo_config_fits_its_data() -> None:
+    cfg = load_ntp_config(Path(__file__).resolve().parent.parent / "configs/ntp/photos-class-cond.yaml")
+    info = tz.load("image-fsq-f8-4k").info
+    codes = MediaCodes("image-fsq-f8-4k", "image", info.vocab_size)
+    v = Vocabulary(resolutions=((16, 16),), num_classes=3, media=(codes,))
+    grid = np.zeros(info.token_shape((128, 128)), dtype=np.int64)
+    assert cfg.model["block_size"] == len(sequence.class_conditional(v, 0, grid).ids) - 1
+    params = Transformer(TransformerConfig(vocab_size=v.size, **cfg.model)).num_parameters()
+    assert 9e6 < params < 12e6

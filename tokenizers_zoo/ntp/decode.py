@@ -1,0 +1,69 @@
+"""Generated sequences back to media, through the zoo tokenizer the vocabulary names.
+
+The vocabulary records the tokenizer's name and the SHA-256 of the weights its codes came
+from; decoding with a tokenizer whose weights are now other ones would draw other media
+from the same ids, so that is an error rather than a wrong picture.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from tokenizers_zoo.datasets.build import checkpoint_hash
+from tokenizers_zoo.errors import InvalidTokensError
+from tokenizers_zoo.ntp.sequence import find_spans, parse_image
+from tokenizers_zoo.ntp.vocabulary import Vocabulary, VocabularyMismatchError
+
+
+def media_tokenizer(vocab: Vocabulary, modality: str) -> Any:
+    """The zoo tokenizer of ``modality``'s codes, checked to have the weights they came from."""
+    import tokenizers_zoo as tz
+
+    codes = vocab.codes(modality)
+    tok = tz.load(codes.tokenizer)
+    weights = checkpoint_hash(codes.tokenizer, None)
+    if weights != codes.weights_sha256:
+        raise VocabularyMismatchError(
+            f"the model was trained on codes of {codes.tokenizer} with weights {codes.weights_sha256}; "
+            f"the zoo's {codes.tokenizer} now has weights {weights}, which would decode them as other media"
+        )
+    return tok
+
+
+def sequence_images(vocab: Vocabulary, ids: np.ndarray, tok: Any = None) -> list[np.ndarray]:
+    """Every image span of one sequence, decoded to uint8 ``(H, W, 3)`` pixels."""
+    from tokenizers_zoo.media.files import media_arrays
+
+    spans = [(start, end) for modality, start, end in find_spans(vocab, ids) if modality == "image"]
+    if spans:
+        tok = tok or media_tokenizer(vocab, "image")
+    grids = [parse_image(vocab, ids[start:end]) for start, end in spans]
+    return [media_arrays("image", tok.decode(torch.from_numpy(grid)[None]))[0] for grid in grids]
+
+
+def decode_images(vocab: Vocabulary, sequences: list[np.ndarray], tok: Any = None) -> list[np.ndarray]:
+    """The first image of each sequence as uint8 ``(H, W, 3)`` pixels."""
+    tok = tok or media_tokenizer(vocab, "image")
+    images = []
+    for ids in sequences:
+        found = sequence_images(vocab, ids, tok)
+        if not found:
+            raise InvalidTokensError("the sequence holds no whole image span (<boi> ... <eoi>)")
+        images.append(found[0])
+    return images
+
+
+def image_grid(images: list[np.ndarray], columns: int | None = None) -> np.ndarray:
+    """Images of one size side by side, ``columns`` a row (default: a square-ish grid)."""
+    columns = columns or math.ceil(math.sqrt(len(images)))
+    rows = math.ceil(len(images) / columns)
+    h, w, c = images[0].shape
+    grid = np.zeros((rows * h, columns * w, c), dtype=np.uint8)
+    for i, image in enumerate(images):
+        r, col = divmod(i, columns)
+        grid[r * h : (r + 1) * h, col * w : (col + 1) * w] = image
+    return grid
