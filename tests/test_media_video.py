@@ -14,17 +14,22 @@ from fractions import Fraction
 from typing import Any
 
 import av
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
 from tokenizers_zoo.errors import (
     InvalidMediaError,
+    MalformedBodyError,
     MediaTooLargeError,
     UnsupportedMediaTypeError,
 )
+from tokenizers_zoo.info import TokenizerInfo
 from tokenizers_zoo.media import video
+from tokenizers_zoo.media.files import NO_LIMITS, media_arrays, output_type, read_media, render_media
 from tokenizers_zoo.media.video import read_video, save_video, to_video_array, write_video
+from tokenizers_zoo.tokenizer import Tokenizer
 
 FRAMES, HEIGHT, WIDTH = 9, 24, 32
 
@@ -393,3 +398,104 @@ def test_a_generator_of_frames_is_consumed_only_up_to_the_limit() -> None:
     with pytest.raises(MediaTooLargeError, match="at least 6 frames, over the limit of 5"):
         to_video_array(endless(), max_frames=5)
     assert len(taken) == 6
+
+
+# -- media files: what tzoo encode/decode and the service call -------------------------------
+
+
+def test_read_media_gives_video_frames_with_their_fps() -> None:
+    clip = bars()
+    media = read_media("video", "Video/MP4", encode("mp4", "libx264", clip), NO_LIMITS, None)
+    assert media.array.shape == clip.shape and media.fps == 10 and media.sample_rate is None
+    gif = read_media("video", "image/gif", pillow_gif(clip), NO_LIMITS, None)
+    assert np.array_equal(gif.array, clip) and gif.fps == 10
+    raw = io.BytesIO()
+    np.save(raw, clip)
+    frames = read_media("video", "application/x-npy", raw.getvalue(), NO_LIMITS, None)
+    assert np.array_equal(frames.array, clip) and frames.fps is None
+
+
+def test_read_media_refuses_video_over_the_limits_and_of_another_type() -> None:
+    from dataclasses import replace
+
+    mp4 = encode("mp4", "libx264", bars())
+    with pytest.raises(MediaTooLargeError, match="header says 9 frames, over the limit of 8"):
+        read_media("video", "video/mp4", mp4, replace(NO_LIMITS, max_frames=8), None)
+    with pytest.raises(MediaTooLargeError, match="over the limit of 700 pixels"):
+        read_media("video", "video/mp4", mp4, replace(NO_LIMITS, max_pixels=700), None)
+    with pytest.raises(MediaTooLargeError, match="0.9 s, over the limit of 0.5 s"):
+        read_media("video", "video/mp4", mp4, replace(NO_LIMITS, max_video_seconds=0.5), None)
+    raw = io.BytesIO()
+    np.save(raw, bars())
+    with pytest.raises(MediaTooLargeError, match="at least 9 frames, over the limit of 8"):
+        read_media("video", "application/x-npy", raw.getvalue(), replace(NO_LIMITS, max_frames=8), None)
+    with pytest.raises(MalformedBodyError, match="not a readable webm video"):  # the type picks the demuxer
+        read_media("video", "video/webm", mp4, NO_LIMITS, None)
+    with pytest.raises(MalformedBodyError, match="no video stream"):
+        read_media("video", "video/mp4", audio_only("mp4"), NO_LIMITS, None)
+
+
+def test_decoded_video_is_written_as_mp4_by_default_or_gif() -> None:
+    import torch
+
+    batch = torch.from_numpy(bars()).permute(3, 0, 1, 2)[None].float() / 127.5 - 1  # (1, 3, T, H, W)
+    (item,) = media_arrays("video", batch)
+    assert np.array_equal(item, bars())
+    assert output_type("video", "out.mp4") == "video/mp4" and output_type("video", "out.gif") == "image/gif"
+    with pytest.raises(UnsupportedMediaTypeError, match="video/mp4, image/gif"):
+        output_type("video", "out.webm")
+    mp4 = render_media("video", item, "video/mp4", None, fps=25.0)
+    assert read_video(mp4, "mp4")[1] == 25
+    assert np.array_equal(
+        read_video(render_media("video", item, "image/gif", None, fps=10.0), "gif")[0], item
+    )
+    with pytest.raises(InvalidMediaError, match="no frame rate"):
+        render_media("video", item, "video/mp4", None)
+
+
+# -- the service's limits ------------------------------------------------------------------
+
+
+class _VideoStub(Tokenizer):
+    """Stands in for a video tokenizer so the encode route reads video; a request over the
+    limits never reaches it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(None, name)
+
+    @property
+    def info(self) -> TokenizerInfo:
+        return TokenizerInfo(self.name, "video", "discrete", vocab_size=(2,))
+
+    def prepare(self, media: Any, sample_rate: int | None) -> Any:
+        raise AssertionError("a video over the limits reached the tokenizer")
+
+    encode_tensor = decode_tensor = prepare  # type: ignore[assignment]
+
+
+def test_the_service_answers_413_for_video_over_its_limits_before_decoding_in_full() -> None:
+    from service_helpers import assert_problem, image_name, running
+
+    from tokenizers_zoo.service.app import create_app
+    from tokenizers_zoo.service.settings import ServiceSettings, SettingsError
+
+    env = {"TZOO_MAX_FRAMES": "5", "TZOO_MAX_VIDEO_SECONDS": "60", "TZOO_MAX_VIDEO_PIXELS": "100000"}
+    name = image_name()  # a registered name, served by the stub
+    settings = ServiceSettings.from_env(env, tokenizers=(name,))
+    assert (settings.max_frames, settings.max_video_seconds, settings.max_video_pixels) == (5, 60.0, 100_000)
+    assert ServiceSettings.from_env(settings.to_env()) == settings
+    with pytest.raises(SettingsError, match="max_frames must be >= 1"):
+        ServiceSettings(max_frames=0)
+    path = f"/v1/tokenizers/{name}/encode"
+    with running(create_app(settings, loader=lambda n, *_: _VideoStub(n)), ready=True) as server:
+        answer = httpx.post(
+            server.url + path, content=_claiming_100000_frames(), headers={"content-type": "video/x-msvideo"}
+        )
+        assert (
+            "header says 100000 frames, over the limit of 5"
+            in assert_problem(answer, 413, "too-large")["detail"]
+        )
+        answer = httpx.post(
+            server.url + path, content=_without_duration(), headers={"content-type": "video/webm"}
+        )
+        assert "at least 6 frames, over the limit of 5" in assert_problem(answer, 413, "too-large")["detail"]
