@@ -499,3 +499,14 @@ def test_the_service_answers_413_for_video_over_its_limits_before_decoding_in_fu
             server.url + path, content=_without_duration(), headers={"content-type": "video/webm"}
         )
         assert "at least 6 frames, over the limit of 5" in assert_problem(answer, 413, "too-large")["detail"]
+
+
+def test_the_reconstruction_benchmark_reads_video_through_read_video(tmp_path) -> None:  # noqa: ANN001
+    from tokenizers_zoo.benchmarks.recon_data import Sample, load_video
+
+    (tmp_path / "portrait.mp4").write_bytes(encode("mp4", "libx264", bars(), rotation=90))
+    clip = load_video(Sample("portrait.mp4", tmp_path / "portrait.mp4"), 0, max_frames=4)
+    assert tuple(clip.shape) == (4, 3, WIDTH, HEIGHT)  # the first 4 frames, upright
+    (tmp_path / "broken.mp4").write_bytes(b"\0" * 64)
+    with pytest.raises(InvalidMediaError, match=r"broken\.mp4: not a readable mp4 video"):
+        load_video(Sample("broken.mp4", tmp_path / "broken.mp4"), 16, max_frames=4)
