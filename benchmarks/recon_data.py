@@ -12,7 +12,8 @@ every report (``policy``):
   shrinking), then the centre ``size x size`` is cut. ``crop="tiles"``: every
   non-overlapping ``size x size`` tile at the native resolution (no resampling; what
   ``tzoo eval-tokenizer`` measures). ``size=0``: the file as it is.
-- Video: the first ``max_frames`` frames.
+- Video: the first ``max_frames`` frames, resampled to the clip's average frame rate and
+  turned upright as ``media.video`` reads them.
 - Audio: the whole recording, down-mixed to mono, at its own sample rate; each
   tokenizer resamples what it needs and its output is resampled back for scoring.
 """
@@ -22,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -32,6 +32,7 @@ from tokenizers_zoo.errors import InvalidMediaError
 from tokenizers_zoo.formats import decoder_for_file, suffixes
 from tokenizers_zoo.media.audio import read_audio
 from tokenizers_zoo.media.image import pil_to_rgb
+from tokenizers_zoo.media.video import read_video
 from tokenizers_zoo.training.data import media_files
 
 SUFFIXES = {modality: suffixes(modality) for modality in ("image", "video", "audio")}
@@ -174,19 +175,13 @@ def load_image(sample: Sample, size: int) -> Tensor:
 
 
 def load_video(sample: Sample, size: int, max_frames: int) -> Tensor:
-    """uint8 ``(T, 3, H, W)`` of the first ``max_frames`` frames."""
-    frames: list[Tensor] = []
+    """uint8 ``(T, 3, H, W)`` of the first ``max_frames`` frames, at the clip's constant
+    rate and upright (``media.video.read_video``)."""
     try:
-        with av.open(str(sample.path), format=decoder_for_file("video", sample.path)) as container:
-            for frame in container.decode(container.streams.video[0]):
-                frames.append(_to_chw(fit(frame.to_image(), size)))
-                if len(frames) == max_frames:
-                    break
-    except (av.FFmpegError, IndexError) as exc:
-        raise InvalidMediaError(f"{sample.path} is not a readable video: {exc}") from exc
-    if not frames:
-        raise InvalidMediaError(f"{sample.path} holds no video frames")
-    return torch.stack(frames)
+        frames, _ = read_video(sample.path, first_frames=max_frames)
+    except InvalidMediaError as exc:
+        raise InvalidMediaError(f"{sample.path}: {exc}") from exc
+    return torch.stack([_to_chw(fit(Image.fromarray(frame), size)) for frame in frames])
 
 
 def load_audio(sample: Sample) -> tuple[Tensor, int]:

@@ -113,7 +113,13 @@ class TokenizerPool:
         raise UnknownTokenizerError(f"this service does not serve {name!r}{why}; it serves: {served}")
 
     async def _load_all(self) -> None:
-        limits = MediaLimits(self.settings.max_pixels, self.settings.max_audio_seconds)
+        limits = MediaLimits(
+            max_pixels=self.settings.max_pixels,
+            max_audio_seconds=self.settings.max_audio_seconds,
+            max_frames=self.settings.max_frames,
+            max_video_seconds=self.settings.max_video_seconds,
+            max_video_pixels=self.settings.max_video_pixels,
+        )
         log.info("memory budget for requests in flight: %d MiB", self.budget.total // MIB)
         if self.settings.torch_threads:
             torch.set_num_threads(self.settings.torch_threads)

@@ -50,8 +50,14 @@ class ServiceSettings:
     api_key_file: str | None = None
     workers: int = 1
     max_body_bytes: int = 32 * 1024 * 1024
+    #: Pixels of an image, and of each video frame.
     max_pixels: int = 4096 * 4096
     max_audio_seconds: float = 600.0
+    #: Frames of a video (a minute at 30 fps), its seconds, and its pixels in all frames: the
+    #: last bounds what a small compressed file decodes to (3 bytes a pixel, 1.5 GiB here).
+    max_frames: int = 1800
+    max_video_seconds: float = 600.0
+    max_video_pixels: int = 2**29
     #: Items in one batch request.
     max_batch_items: int = 64
     #: MiB that requests in flight may use at once, beyond the loaded models, per worker
@@ -60,7 +66,16 @@ class ServiceSettings:
     api_keys: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
-        positive = ("port", "max_batch_size", "max_queue", "workers", "max_body_bytes", "max_pixels")
+        positive = (
+            "port",
+            "max_batch_size",
+            "max_queue",
+            "workers",
+            "max_body_bytes",
+            "max_pixels",
+            "max_frames",
+            "max_video_pixels",
+        )
         for name in positive + ("max_batch_items",):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -69,6 +84,7 @@ class ServiceSettings:
             "request_timeout_s",
             "body_timeout",
             "max_audio_seconds",
+            "max_video_seconds",
             "torch_threads",
             "max_memory_mib",
         ):

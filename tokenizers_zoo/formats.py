@@ -50,12 +50,12 @@ FORMATS: tuple[MediaFormat, ...] = (
     MediaFormat("audio", "audio/mpeg", "mp3", (".mp3",), magic=(b"ID3",)),
     # RFC 4856 registers audio/G722; media types compare in lower case.
     MediaFormat("audio", "audio/g722", "g722", (".g722",)),
-    MediaFormat("video", "video/mp4", "mp4", (".mp4", ".m4v")),
+    MediaFormat("video", "video/mp4", "mp4", (".mp4", ".m4v"), written=True),
     MediaFormat("video", "video/quicktime", "mov", (".mov",)),
     MediaFormat("video", "video/webm", "webm", (".webm",)),
     MediaFormat("video", "video/x-matroska", "matroska", (".mkv",)),
     MediaFormat("video", "video/x-msvideo", "avi", (".avi",)),
-    MediaFormat("video", "image/gif", "gif", (".gif",)),
+    MediaFormat("video", "image/gif", "gif", (".gif",), written=True),
 )
 MODALITY_FORMATS: dict[str, tuple[MediaFormat, ...]] = {
     modality: tuple(f for f in FORMATS if f.modality == modality) for modality in ("image", "audio", "video")

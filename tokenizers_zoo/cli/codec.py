@@ -69,11 +69,12 @@ def encode_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def encode_command(args: argparse.Namespace) -> int:
     import math
+    from dataclasses import replace
 
     import tokenizers_zoo as tz
     from tokenizers_zoo.errors import TokenizersZooError, UnsupportedMediaTypeError
     from tokenizers_zoo.formats import accepted_types, guess_media_type, suffixes
-    from tokenizers_zoo.media.files import MediaLimits, read_media
+    from tokenizers_zoo.media.files import NO_LIMITS, read_media
     from tokenizers_zoo.wire import save_tokens
 
     out = output_path(args.output)
@@ -87,7 +88,9 @@ def encode_command(args: argparse.Namespace) -> int:
             f"({', '.join(sorted(suffixes(modality)))}) or .npy arrays"
         )
     # A small compressed file can hold hours of audio: decoding stops at the limit.
-    limits = MediaLimits(max_pixels=args.max_pixels, max_audio_seconds=args.max_audio_seconds or math.inf)
+    limits = replace(
+        NO_LIMITS, max_pixels=args.max_pixels, max_audio_seconds=args.max_audio_seconds or math.inf
+    )
     try:
         media = read_media(modality, kind, body, limits, args.sample_rate)
     except TokenizersZooError as exc:  # name the file: the readers only see bytes
