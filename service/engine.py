@@ -114,18 +114,17 @@ class ServedTokenizer:
             return await self._submit(key, checked)
 
     def _units(self, op: str, item: Media | Tokens) -> float:
-        """How much work one item is: pixels of the image, or seconds of the audio."""
+        """How much work one item is: pixels of the image (of every frame of a video), or
+        seconds of the audio."""
         if op == ENCODE:
             array, rate = item.array, item.sample_rate  # type: ignore[union-attr]
-            return (
-                array.shape[-1] / (rate or 1)
-                if self.info.modality == "audio"
-                else array.shape[0] * array.shape[1]
-            )
+            if self.info.modality == "audio":
+                return array.shape[-1] / (rate or 1)
+            return math.prod(array.shape[:3] if self.info.modality == "video" else array.shape[:2])
         size = item.original_size  # type: ignore[union-attr]
         if self.info.modality == "audio":
             return size[0] / (item.sample_rate or self.info.sample_rate or 16000)  # type: ignore[union-attr]
-        return math.prod(size[-2:])
+        return math.prod(size)
 
     def _check_time(self, op: str, units: float, what: str) -> None:
         """Refuse work that would run past the request timeout even at the fastest pace this
@@ -175,6 +174,12 @@ class ServedTokenizer:
                 raise MediaTooLargeError(f"decoded audio would be over {self.limits.max_audio_seconds:g} s")
         elif len(size) >= 2 and math.prod(size[-2:]) > self.limits.max_pixels:
             raise MediaTooLargeError(f"decoded images would be over {self.limits.max_pixels} pixels")
+        elif len(size) == 3 and size[0] > self.limits.max_frames:
+            raise MediaTooLargeError(f"decoded video would be over {self.limits.max_frames} frames")
+        elif len(size) == 3 and math.prod(size) > self.limits.max_video_pixels:
+            raise MediaTooLargeError(
+                f"decoded video would be over {self.limits.max_video_pixels} pixels in all its frames"
+            )
 
     # -- batches (on the inference thread) ---------------------------------------------
     def _run(self, key: Hashable, items: Sequence[Any]) -> list[Any]:

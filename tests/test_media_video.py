@@ -27,7 +27,14 @@ from tokenizers_zoo.errors import (
 )
 from tokenizers_zoo.info import TokenizerInfo
 from tokenizers_zoo.media import video
-from tokenizers_zoo.media.files import NO_LIMITS, media_arrays, output_type, read_media, render_media
+from tokenizers_zoo.media.files import (
+    DEFAULT_FPS,
+    NO_LIMITS,
+    media_arrays,
+    output_type,
+    read_media,
+    render_media,
+)
 from tokenizers_zoo.media.video import read_video, save_video, to_video_array, write_video
 from tokenizers_zoo.tokenizer import Tokenizer
 
@@ -449,8 +456,8 @@ def test_decoded_video_is_written_as_mp4_by_default_or_gif() -> None:
     assert np.array_equal(
         read_video(render_media("video", item, "image/gif", None, fps=10.0), "gif")[0], item
     )
-    with pytest.raises(InvalidMediaError, match="no frame rate"):
-        render_media("video", item, "video/mp4", None)
+    # tokens made from a tensor say no rate: written at DEFAULT_FPS
+    assert read_video(render_media("video", item, "video/mp4", None), "mp4")[1] == DEFAULT_FPS
 
 
 # -- the service's limits ------------------------------------------------------------------

@@ -106,7 +106,8 @@ def test_a_checkpoint_mixing_layouts_is_refused(framewise: tz.Tokenizer, tmp_pat
         (torch.full((1, 3, 2, 8, 8), 3.0), r"\[-1, 1\]"),
         (torch.zeros(1, 3, 0, 8, 8), "no frames"),
         ([np.zeros((2, 8, 8, 3), np.uint8), np.zeros((3, 8, 8, 3), np.uint8)], "share"),
-        ("not a clip", "cannot read a video"),
+        ("missing.mp4", "no such file"),
+        (5, "cannot read a video"),
         ([], "no video"),
     ],
 )
@@ -118,3 +119,75 @@ def test_bad_clips_are_refused_clearly(framewise: tz.Tokenizer, media: object, m
 def test_sample_rate_is_refused(framewise: tz.Tokenizer) -> None:
     with pytest.raises(InvalidMediaError, match="sample_rate"):
         framewise.encode(_clip(frames=1), sample_rate=16000)
+
+
+def test_a_clip_file_round_trips_at_its_frame_rate(framewise: tz.Tokenizer, tmp_path: Path) -> None:
+    """A path is one clip; its fps goes into the tokens' extras and back into the file."""
+    from tokenizers_zoo.media.files import render_media
+    from tokenizers_zoo.media.video import read_video, save_video
+
+    clip = _clip(frames=6, height=24, width=32)
+    save_video(clip, 12.0, tmp_path / "clip.mp4")
+    frames, fps = read_video(tmp_path / "clip.mp4")
+    tokens = framewise.encode(str(tmp_path / "clip.mp4"), fps=fps)
+    assert tokens.extras == {"fps": 12.0} and torch.equal(tokens.ids, framewise.encode(frames).ids)
+    back = tz.media.to_uint8(framewise.decode(tokens))[0].permute(1, 2, 3, 0).numpy()
+    again, again_fps = read_video(render_media("video", back, "video/mp4", None, tokens.extras["fps"]), "mp4")
+    assert again.shape == clip.shape and again_fps == 12.0
+    with pytest.raises(InvalidMediaError, match="fps"):
+        framewise.encode(clip, fps=-1)
+
+
+def test_cli_encodes_and_decodes_a_video_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from tokenizers_zoo.cli.main import main
+    from tokenizers_zoo.media.video import read_video, save_video
+
+    name = tz.default_tokenizer("video")
+    save_video(_clip(frames=5, height=16, width=24), 10.0, tmp_path / "in.gif")
+    assert main(["encode", name, str(tmp_path / "in.gif"), "-o", str(tmp_path / "t.json")]) == 0
+    assert main(["decode", name, str(tmp_path / "t.json"), "-o", str(tmp_path / "out.mp4")]) == 0
+    frames, fps = read_video(tmp_path / "out.mp4")
+    assert frames.shape == (5, 16, 24, 3) and fps == 10.0
+    assert main(["decode", name, str(tmp_path / "t.json"), "-o", str(tmp_path / "out.gif")]) == 0
+    assert read_video(tmp_path / "out.gif")[0].shape == (5, 16, 24, 3)
+    capsys.readouterr()
+
+
+def test_service_round_trips_a_video(tmp_path: Path) -> None:
+    import httpx
+    from service_helpers import assert_problem, running
+
+    from tokenizers_zoo.media.video import read_video, write_video
+    from tokenizers_zoo.service.app import create_app
+    from tokenizers_zoo.service.settings import ServiceSettings
+
+    name = tz.default_tokenizer("video")
+    settings = ServiceSettings(tokenizers=(name,), max_frames=8)
+    with (
+        running(create_app(settings), ready=True) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        body = write_video(_clip(frames=5, height=16, width=24), 10.0)
+        encoded = http.post(
+            f"/v1/tokenizers/{name}/encode", content=body, headers={"Content-Type": "video/mp4"}
+        )
+        assert encoded.status_code == 200, encoded.text
+        assert encoded.json()["original_size"] == [5, 16, 24]
+        decoded = http.post(
+            f"/v1/tokenizers/{name}/decode",
+            content=encoded.content,
+            headers={"Content-Type": "application/json"},
+        )
+        assert decoded.status_code == 200 and decoded.headers["content-type"] == "video/mp4"
+        frames, fps = read_video(decoded.content, "mp4")
+        assert frames.shape == (5, 16, 24, 3) and fps == 10.0
+        long = write_video(_clip(frames=9, height=16, width=24), 10.0)
+        refused = http.post(
+            f"/v1/tokenizers/{name}/encode", content=long, headers={"Content-Type": "video/mp4"}
+        )
+        assert_problem(refused, 413, "too-large")
+        first = encoded.json()
+        too_many = {**first, "original_size": [9, 16, 24], "shape": [1, 9, *first["shape"][2:]]}
+        too_many["ids"] = [[first["ids"][0][0]] * 9]
+        refused = http.post(f"/v1/tokenizers/{name}/decode", json=too_many)
+        assert_problem(refused, 413, "too-large")

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from tokenizers_zoo.errors import MalformedBodyError, UnsupportedMediaTypeError
 from tokenizers_zoo.formats import JSON, NPY, media_type, returned_types
+from tokenizers_zoo.info import MODALITIES
 from tokenizers_zoo.media.files import render_media
 from tokenizers_zoo.service.deadlines import within_deadline
 from tokenizers_zoo.service.dependencies import Served, State
@@ -32,7 +33,7 @@ router = APIRouter(prefix="/v1/tokenizers", tags=["decode"])
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 #: What the served modalities decode to (the service reads images and audio).
-_OUT_TYPES = sorted({t for m in ("image", "audio") for t in returned_types(m)} - {NPY})
+_OUT_TYPES = sorted({t for m in MODALITIES for t in returned_types(m)} - {NPY})
 
 
 @router.post(
@@ -94,7 +95,8 @@ async def decode(request: Request, tokenizer: Served, state: State) -> Response:
         request, work, state.settings.request_timeout_s, state.metrics, tokenizer.name
     )
     rate = tokens.sample_rate or tokenizer.info.sample_rate
-    data = await run_in_threadpool(render_media, modality, media, answer, rate)
+    fps = tokens.extras.get("fps")  # a video's source rate, kept by encode
+    data = await run_in_threadpool(render_media, modality, media, answer, rate, fps)
     return Response(data, media_type=answer, headers={"Vary": "Accept"})
 
 

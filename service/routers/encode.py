@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from tokenizers_zoo.formats import JSON, NPY, accepted_types, media_type
+from tokenizers_zoo.info import MODALITIES
 from tokenizers_zoo.media.files import read_media
 from tokenizers_zoo.service.deadlines import within_deadline
 from tokenizers_zoo.service.dependencies import Served, State
@@ -45,7 +46,7 @@ INLINE_PARSE_BYTES = 256 * 1024
 BATCH_PATH = "/v1/tokenizers/{name}/encode/batch"
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 #: What the served modalities take (the service reads images and audio).
-_MEDIA_TYPES = sorted({t for m in ("image", "audio") for t in accepted_types(m)} - {NPY})
+_MEDIA_TYPES = sorted({t for m in MODALITIES for t in accepted_types(m)} - {NPY})
 _FILE = {"type": "string", "format": "binary", "description": "its part's Content-Type chooses the decoder"}
 #: Multipart as the server reads it: only 'file' fields, each a file part with a media type.
 _ENCODING = {"file": {"contentType": ", ".join([*_MEDIA_TYPES, NPY])}}
@@ -163,10 +164,12 @@ async def _encode(
     """Parse one item's media (on a worker thread when large: small files decode faster than
     a thread hop) and queue it for the model."""
     args = (tokenizer.info.modality, content_type, body, tokenizer.limits, sample_rate)
-    if len(body) > INLINE_PARSE_BYTES:
+    if len(body) > INLINE_PARSE_BYTES or tokenizer.info.modality == "video":  # frames decode slowly
         media = await run_in_threadpool(read_media, *args)
     else:
         media = read_media(*args)
+    if media.fps is not None:  # a video file's own rate, kept for decoding
+        options = {"fps": media.fps, **options}
     return await tokenizer.encode(media, options)
 
 

@@ -95,7 +95,10 @@ def encode_command(args: argparse.Namespace) -> int:
         media = read_media(modality, kind, body, limits, args.sample_rate)
     except TokenizersZooError as exc:  # name the file: the readers only see bytes
         raise type(exc)(f"{args.file}: {exc}") from None
-    tokens = tok.encode(media.array, sample_rate=media.sample_rate, **encode_options(args))
+    options = encode_options(args)
+    if media.fps is not None:  # a video file's own rate, kept for decoding
+        options.setdefault("fps", media.fps)
+    tokens = tok.encode(media.array, sample_rate=media.sample_rate, **options)
     written = save_tokens(out, tokens.to_encoded())
     print(f"{args.file} -> {tokens.kind} tokens {tokens.shape} -> {', '.join(map(str, written))}")
     return 0
@@ -121,6 +124,6 @@ def decode_command(args: argparse.Namespace) -> int:
     items = media_arrays(modality, tok.decode(tokens))
     paths = item_paths(out, len(items))
     for path, media in zip(paths, items, strict=True):
-        path.write_bytes(render_media(modality, media, kind, tokens.sample_rate))
+        path.write_bytes(render_media(modality, media, kind, tokens.sample_rate, tokens.extras.get("fps")))
     print(f"{args.tokens} -> {kind} {', '.join(map(str, paths))}")
     return 0

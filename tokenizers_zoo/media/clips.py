@@ -3,11 +3,14 @@ batch ``(B, 3, T, H, W)`` float32 in [-1, 1] that video tokenizers take.
 
 Which of a list's meanings holds is decided by what it holds, so no call is ambiguous:
 a list whose items are all single frames (PIL images, PyAV ``VideoFrame``s, uint8
-``(H, W, 3)`` arrays) is one clip; any other list is a batch of clips.
+``(H, W, 3)`` arrays) is one clip; any other list is a batch of clips. Files and PyAV
+frames go through ``media.video`` (containers, constant rate, rotation); a file path is
+one clip.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +20,7 @@ from torch import Tensor
 
 from tokenizers_zoo.errors import InvalidMediaError
 from tokenizers_zoo.media.image import to_image_batch
+from tokenizers_zoo.media.video import read_video, to_video_array
 
 
 def _is_frame(item: Any) -> bool:
@@ -28,9 +32,10 @@ def _is_frame(item: Any) -> bool:
 
 
 def _frames_to_clip(frames: list[Any]) -> Tensor:
-    """Frames -> ``(1, 3, T, H, W)``; PyAV frames are converted to RGB arrays first."""
-    images = [f.to_ndarray(format="rgb24") if type(f).__name__ == "VideoFrame" else f for f in frames]
-    return to_image_batch(images).permute(1, 0, 2, 3)[None]
+    """Frames -> ``(1, 3, T, H, W)``; PyAV frames are turned upright first."""
+    if any(type(f).__name__ == "VideoFrame" for f in frames):
+        return _array_to_clip(to_video_array(frames))
+    return to_image_batch(frames).permute(1, 0, 2, 3)[None]
 
 
 def _array_to_clip(array: np.ndarray) -> Tensor:
@@ -58,6 +63,8 @@ def _tensor_to_batch(x: Tensor) -> Tensor:
 
 
 def _item_to_batch(item: Any) -> Tensor:
+    if isinstance(item, str | Path):
+        return _array_to_clip(read_video(item)[0])
     if isinstance(item, Tensor):
         return _tensor_to_batch(item)
     if isinstance(item, np.ndarray):
@@ -66,7 +73,7 @@ def _item_to_batch(item: Any) -> Tensor:
         return _frames_to_clip(list(item))
     raise InvalidMediaError(
         f"cannot read a video from a {type(item).__name__}: give a (B, 3, T, H, W) tensor, a uint8 "
-        "(T, H, W, 3) array, or a list of frames"
+        "(T, H, W, 3) array, a list of frames or a video file path"
     )
 
 

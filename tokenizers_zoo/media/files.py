@@ -52,6 +52,9 @@ class MediaLimits:
     max_video_pixels: int
 
 
+#: The frame rate of a video decoded from tokens that do not say theirs.
+DEFAULT_FPS = 25.0
+
 #: For local files a person chose (``tzoo encode``): no limits.
 NO_LIMITS = MediaLimits(
     max_pixels=sys.maxsize,
@@ -158,15 +161,14 @@ def render_media(
     modality: str, array: np.ndarray, kind: str, sample_rate: int | None, fps: float | None = None
 ) -> bytes:
     """One decoded item (uint8 ``(H, W, 3)``, uint8 ``(T, H, W, 3)`` or float ``(C, T)``) ->
-    a file of type ``kind``; video needs its ``fps``."""
+    a file of type ``kind``. Video plays at ``fps``: the source's, which ``encode`` kept in the
+    tokens' extras; tokens made without one (from a tensor) are written at ``DEFAULT_FPS``."""
     if kind == NPY:
         return write_npy(array)
     if modality == "image":
         return write_image(array, decoder_name("image", kind))
     if modality == "video":
-        if fps is None:
-            raise InvalidMediaError("these tokens carry no frame rate, which a video file needs")
-        return write_video(array, fps, decoder_name("video", kind))
+        return write_video(array, fps or DEFAULT_FPS, decoder_name("video", kind))
     if sample_rate is None:
         raise InvalidMediaError("these tokens carry no sample_rate, which a WAV file needs")
     return write_wav(array, sample_rate)

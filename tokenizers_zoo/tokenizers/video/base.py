@@ -6,6 +6,10 @@ into that). Space is padded as images are (right and bottom, edge pixels repeate
 multiple of ``spatial_factor``); time is padded by repeating the last frame up to the
 length the tokenizer's temporal grouping needs (``padded_frames``). ``Tokens`` keep the
 original ``(T, H, W)``, and ``decode`` crops both back.
+
+``encode(clip, fps=25)`` records the clip's frame rate in ``Tokens.extras``, so a decoded
+file plays at the source's rate (``tzoo encode`` and the service pass the file's own);
+it changes no token.
 """
 
 from __future__ import annotations
@@ -22,6 +26,16 @@ from tokenizers_zoo.tokenizer import Tokenizer
 
 
 class VideoTokenizer(Tokenizer):
+    options = ("fps",)
+
+    def resolve_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        fps = options.get("fps")
+        if fps is None:
+            return {k: v for k, v in options.items() if k != "fps"}
+        if isinstance(fps, bool) or not isinstance(fps, int | float) or not 0 < fps <= 1000:
+            raise InvalidMediaError(f"fps must be a number of frames per second in (0, 1000], got {fps!r}")
+        return {**options, "fps": float(fps)}
+
     def padded_frames(self, frames: int) -> int:
         """How many frames a clip of ``frames`` is padded to before encoding: a multiple of
         the temporal factor here; causal tokenizers that encode the first frame alone
