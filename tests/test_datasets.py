@@ -129,6 +129,35 @@ def test_audio_codebooks_frames_and_continuous_latents(tmp_path: Path) -> None:
     assert verify_dataset(tmp_path / "mel") == []
 
 
+def test_video_clips_keep_their_frames_and_rate(tmp_path: Path) -> None:
+    """Each frame fitted as an image is; the clip's fps is in its tokens; a clip over
+    ``max_frames`` and an audio-only file fail without stopping the run."""
+    from tokenizers_zoo.media.video import read_video, save_video
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for i, (frames, fps) in enumerate([(3, 10.0), (3, 10.0), (5, 12.0), (9, 10.0)]):
+        save_video(rng.integers(0, 256, (frames, 24, 40, 3), dtype=np.uint8), fps, folder / f"{i}.mp4")
+    (folder / "speech.wav").write_bytes(write_wav(np.zeros((1, 800), np.float32), 16000))
+    name = tz.default_tokenizer("video")
+    summary = tokenize_dataset(name, folder, tmp_path / "ds", size=16, limits=Limits(max_frames=8), **FAST)
+    assert (summary.items, summary.errors) == (3, 2)
+    ds = TokenDataset(tmp_path / "ds")
+    assert [ds[i].ids.shape for i in range(3)] == [(3, 2, 2), (3, 2, 2), (5, 2, 2)]
+    assert ds[2].extras == {"fps": 12.0} and ds[2].duration == pytest.approx(5 / 12)
+    tok = tz.load(name)
+    frames = read_video(folder / "2.mp4")[0]
+    fitted = np.stack([fit_image(f, 16) for f in frames])
+    np.testing.assert_array_equal(ds[2].ids, tok.encode(fitted).ids[0].numpy())
+    tokens = ds[2].tokens()
+    assert tokens.extras == {"fps": 12.0} and tok.decode(tokens).shape == (1, 3, 5, 16, 16)
+    kinds = sorted(
+        json.loads(line)["kind"] for line in (tmp_path / "ds" / "errors.jsonl").read_text().splitlines()
+    )
+    assert kinds == ["too-large", "wrong-modality"]
+
+
 def test_every_bad_input_goes_to_errors_jsonl(bad_dir: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "ds"
     listing = tmp_path / "list.txt"

@@ -28,8 +28,8 @@ def add_commands(sub: Any) -> None:
         "--size",
         type=int,
         default=256,
-        help="images: shorter side resized to N, then a centre N x N crop (default 256; 0: native size, "
-        "batches then group images of one size)",
+        help="images and video frames: shorter side resized to N, then a centre N x N crop (default 256; "
+        "0: native size, batches then group images of one size)",
     )
     p.add_argument("--labels", help="FILE (JSON {path: label} or path<TAB>label lines) or from-folders")
     p.add_argument("--captions", help="FILE (JSON {path: caption} or path<TAB>caption lines)")
@@ -41,7 +41,8 @@ def add_commands(sub: Any) -> None:
         "--max-bytes", type=int, help="inputs over this many bytes fail as too-large (default 512 MiB)"
     )
     p.add_argument("--max-pixels", type=int, help="images over this many pixels fail (default 100 M)")
-    p.add_argument("--max-seconds", type=float, help="audio longer than this fails (default 3600)")
+    p.add_argument("--max-seconds", type=float, help="audio or video longer than this fails (default 3600)")
+    p.add_argument("--max-frames", type=int, help="videos of more frames fail (default 1000)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=tokenize_command)
 
@@ -67,6 +68,7 @@ def tokenize_command(args: argparse.Namespace) -> int:
         ("max_bytes", args.max_bytes),
         ("max_pixels", args.max_pixels),
         ("max_seconds", args.max_seconds),
+        ("max_frames", args.max_frames),
     ):
         if value is not None:
             limits = replace(limits, **{field: value})

@@ -154,8 +154,6 @@ def tokenize_dataset(
     started = time.perf_counter()
     tok = load_tokenizer(Job(tokenizer, weights, device, "", size, limits, latent_dtype, {}))
     info = tok.info
-    if info.modality not in ("image", "audio"):
-        raise DatasetInputError(f"{tok.name} is a {info.modality} tokenizer; datasets take image or audio")
     root, found = list_inputs(input, info.modality)
     if not found:
         raise DatasetInputError(f"--input {input}: no {info.modality} files found")
@@ -176,7 +174,7 @@ def tokenize_dataset(
         },
         "token_dtype": token_dtype,
         "settings": {
-            "size": size if info.modality == "image" else None,
+            "size": size if info.modality in ("image", "video") else None,
             "batch_size": batch_size,
             "shard_size": shard_size,
             "labels": None if labels is None else "from-folders" if labels == "from-folders" else "file",

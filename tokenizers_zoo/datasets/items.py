@@ -8,8 +8,10 @@ never an exception that stops the run.
 Image policy: with ``size`` > 0 (the default 256) each image is resized so its shorter
 side is ``size`` (bicubic, antialiased) and centre-cropped to ``size x size``, so a
 batch is one tensor; with ``size`` 0 images keep their size and only images of one size
-are encoded together. Audio keeps its length: clips of one length (and rate) are encoded
-together, others one by one.
+are encoded together. Video: every frame as an image (``size``), all frames kept (up to
+``Limits.max_frames``) at the file's constant rate, which the item's tokens record
+(``extras["fps"]``); clips of one length, size and rate are encoded together. Audio keeps
+its length: clips of one length (and rate) are encoded together, others one by one.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tokenizers_zoo.errors import MediaTooLargeError, TokenizersZooError, Unsupp
 from tokenizers_zoo.formats import FORMATS, decoder_for_file, suffixes
 from tokenizers_zoo.media.audio import read_audio
 from tokenizers_zoo.media.image import read_image
+from tokenizers_zoo.media.video import read_video
 
 #: Kinds of failure, as ``errors.jsonl`` names them.
 UNREADABLE, CORRUPT, TOO_LARGE, WRONG_MODALITY, UNLABELLED, ENCODE_FAILED = (
@@ -51,8 +54,9 @@ class Limits:
     """What one input file may be; over a limit the file fails as ``too-large``."""
 
     max_bytes: int = 512 * 2**20
-    max_pixels: int = 100_000_000
-    max_seconds: float = 3600.0
+    max_pixels: int = 100_000_000  # of an image, or of each video frame
+    max_seconds: float = 3600.0  # of audio or video
+    max_frames: int = 1000  # of a video: its frames are held in memory together
 
 
 @dataclass(frozen=True)
@@ -70,13 +74,14 @@ class Item:
 
 @dataclass
 class Decoded:
-    """A file's media, ready for the tokenizer: uint8 ``(H, W, 3)`` pixels or float32
-    ``(C, T)`` samples at ``sample_rate``."""
+    """A file's media, ready for the tokenizer: uint8 ``(H, W, 3)`` pixels, uint8
+    ``(T, H, W, 3)`` frames at ``fps`` or float32 ``(C, T)`` samples at ``sample_rate``."""
 
     item: Item
     array: np.ndarray
     sample_rate: int | None = None
     duration: float = math.nan
+    fps: float | None = None
 
 
 @dataclass
@@ -184,6 +189,16 @@ def decode_item(item: Item, modality: str, size: int, limits: Limits) -> Decoded
         decoder = decoder_for_file(modality, item.path)
         if modality == "image":
             return Decoded(item, fit_image(read_image(body, limits.max_pixels, formats=(decoder,)), size))
+        if modality == "video":
+            frames, fps = read_video(
+                body,
+                decoder,
+                max_frames=limits.max_frames,
+                max_pixels=limits.max_pixels,
+                max_seconds=limits.max_seconds,
+            )
+            fitted = np.stack([fit_image(frame, size) for frame in frames])
+            return Decoded(item, fitted, duration=len(frames) / fps, fps=fps)
         samples, rate = read_audio(body, decoder, limits.max_seconds)
         return Decoded(item, samples, rate, samples.shape[-1] / rate)
     except MediaTooLargeError as exc:
@@ -223,7 +238,7 @@ def encode_batch(
     groups: dict[tuple, list[int]] = {}
     for i, d in enumerate(decoded):
         if isinstance(d, Decoded):
-            groups.setdefault((d.array.shape, d.sample_rate), []).append(i)
+            groups.setdefault((d.array.shape, d.sample_rate, d.fps), []).append(i)
     for members in groups.values():
         group = [decoded[i] for i in members]
         try:
@@ -243,6 +258,8 @@ def _encode_group(
 ) -> list[Encoded]:
     if tok.info.modality == "image":
         tokens = tok.encode([d.array for d in group], **options)
+    elif tok.info.modality == "video":
+        tokens = tok.encode([d.array for d in group], **{"fps": group[0].fps, **options})
     else:
         batch = np.stack([d.array for d in group])
         tokens = tok.encode(batch, sample_rate=group[0].sample_rate, **options)
@@ -252,6 +269,7 @@ def _encode_group(
     else:
         array = data.float().numpy().astype(latent_dtype)
     per_item = tokens.extras.get("per_item")
+    shared = {k: v for k, v in tokens.extras.items() if k == "fps"}  # the rest are the run's options
     return [
         Encoded(
             d.item,
@@ -259,7 +277,7 @@ def _encode_group(
             tokens.original_size,
             tokens.sample_rate,
             d.duration,
-            {"per_item": per_item[i]} if per_item is not None else {},
+            {**shared, "per_item": per_item[i]} if per_item is not None else shared,
         )
         for i, d in enumerate(group)
     ]

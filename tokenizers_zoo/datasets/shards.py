@@ -220,6 +220,8 @@ class Sample:
         extras = dict(self.options or {})
         if "per_item" in self.extras:
             extras["per_item"] = [self.extras["per_item"]]
+        if "fps" in self.extras:  # a video's own rate
+            extras["fps"] = self.extras["fps"]
         return Tokens(
             self.tokenizer,
             self.original_size,
