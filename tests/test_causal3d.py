@@ -1,17 +1,23 @@
-"""Causal 3-D encoder/decoder: causality, the T = 1 + 4n rule, windowed passes equal to
-whole-clip ones."""
+"""Causal 3-D encoder/decoder: causality, the T = 1 + 4n rule, inflation from the 2-D
+models (and from the shipped image tokenizer), windowed passes equal to whole-clip ones."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+import tokenizers_zoo as tz
+from tokenizers_zoo.models import Decoder, Encoder
 from tokenizers_zoo.models.causal3d import CausalDecoder3d, CausalEncoder3d
 from tokenizers_zoo.models.causal_blocks import CausalConv3d, CausalState
+from tokenizers_zoo.models.inflation import inflate_decoder, inflate_encoder, inflate_weights
 
+FIXTURE = Path(__file__).parent / "fixtures" / "chelsea_121x93.png"
 # Three levels: the two resampling stages are both temporal by default (time / 4, space / 4).
 ARCH = dict(channels=4, channel_mult=(1, 2, 2), num_res_blocks=1, mid_attention=True, norm_groups=2)
 LATENT = 3
@@ -45,6 +51,15 @@ def first_changed_output(model: torch.nn.Module, x: torch.Tensor, k: int) -> int
     with torch.no_grad():
         per_frame = (model(changed) - model(x)).abs().amax(dim=(0, 1, 3, 4))
     return int(per_frame.nonzero()[0])
+
+
+def randomised_norms(model: torch.nn.Module) -> torch.nn.Module:
+    """Norm affines away from (1, 0), so that inflation is checked on them too."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.GroupNorm):
+            torch.nn.init.normal_(m.weight)
+            torch.nn.init.normal_(m.bias)
+    return model
 
 
 # -- the causal conv ---------------------------------------------------------------
@@ -126,6 +141,67 @@ def test_bad_layouts_are_refused() -> None:
         encoder(temporal_kernels="some")
 
 
+# -- inflation --------------------------------------------------------------------------
+
+
+def tiny_2d() -> tuple[Encoder, Decoder]:
+    torch.manual_seed(2)
+    enc = Encoder(3, LATENT, **ARCH)
+    dec = Decoder(LATENT, 3, **ARCH)
+    return randomised_norms(enc).eval(), randomised_norms(dec).eval()
+
+
+@pytest.mark.parametrize("kernels", ["compressed", "all"])
+def test_inflated_encoder_encodes_frame_0_and_every_4th_frame_as_the_image_encoder(kernels: str) -> None:
+    enc2d, _ = tiny_2d()
+    enc3d = inflate_encoder(enc2d, temporal_kernels=kernels).eval()
+    x = clip(9)
+    with torch.no_grad():
+        z = enc3d(x)
+        # The inflated temporal downsampling passes the newest frame of each pair through.
+        for j in range(3):
+            torch.testing.assert_close(z[:, :, j], enc2d(x[:, :, 4 * j]), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernels", ["compressed", "all"])
+def test_inflated_decoder_decodes_every_latent_as_the_image_decoder(kernels: str) -> None:
+    _, dec2d = tiny_2d()
+    dec3d = inflate_decoder(dec2d, temporal_kernels=kernels).eval()
+    z = torch.randn(1, LATENT, 3, 4, 4)
+    with torch.no_grad():
+        frames = dec3d(z)
+        torch.testing.assert_close(frames[:, :, 0], dec2d(z[:, :, 0]), rtol=0, atol=1e-5)
+        for j in (1, 2):  # latent j -> frames 4j - 3 .. 4j, each the image decoding of it
+            image = dec2d(z[:, :, j])
+            for i in range(4 * j - 3, 4 * j + 1):
+                torch.testing.assert_close(frames[:, :, i], image, rtol=0, atol=1e-5)
+
+
+def test_inflation_refuses_a_different_architecture() -> None:
+    enc2d, _ = tiny_2d()
+    with pytest.raises(ValueError, match="cannot inflate shape"):
+        inflate_weights(CausalEncoder3d(3, LATENT, **{**ARCH, "channels": 8}), enc2d)
+    with pytest.raises(ValueError, match="the 2-D model has no 'mid.1.norm1.weight'"):
+        inflate_weights(CausalEncoder3d(3, LATENT, **{**ARCH, "mid_attention": False}), enc2d)
+
+
+def test_inflated_shipped_image_model_encodes_and_decodes_frame_0_as_the_image_tokenizer() -> None:
+    tok = tz.load("image-fsq-f8-4k")
+    photo = np.asarray(Image.open(FIXTURE).convert("RGB").resize((64, 64)))
+    image = tz.media.to_image_batch(photo)
+    enc3d, dec3d = inflate_encoder(tok.encoder).eval(), inflate_decoder(tok.decoder).eval()
+    video = torch.cat([image[:, :, None], clip(4, size=64).clamp(-1, 1)], dim=2)
+    with torch.no_grad():
+        latent2d = tok.encoder(image)
+        latent3d = enc3d(video)[:, :, 0]
+        torch.testing.assert_close(latent3d, latent2d, rtol=0, atol=1e-5)
+        ids = tok.quantizer(latent3d.permute(0, 2, 3, 1)).indices
+        assert torch.equal(ids, tok.encode_tensor(image))
+        codes = tok.quantizer.indices_to_grid_codes(ids, (8, 8)).permute(0, 3, 1, 2)
+        frame0 = dec3d(codes[:, :, None])[:, :, 0]
+        torch.testing.assert_close(frame0, tok.decoder(codes), rtol=0, atol=1e-5)
+
+
 # -- windows ----------------------------------------------------------------------------
 
 
@@ -202,3 +278,12 @@ def test_state_dict_round_trips() -> None:
     x = clip(5)
     with torch.no_grad():
         assert torch.equal(dec2(enc2(x)), dec(enc(x)))
+
+
+def test_gradients_reach_the_earlier_temporal_slices_of_an_inflated_model() -> None:
+    enc2d, dec2d = tiny_2d()
+    enc3d, dec3d = inflate_encoder(enc2d).train(), inflate_decoder(dec2d).train()
+    dec3d(enc3d(clip(9))).abs().mean().backward()
+    for name, conv in [("encoder", enc3d.mid[0].conv1), ("decoder", dec3d.mid[0].conv1)]:
+        assert conv.weight.shape[2] == 3
+        assert conv.weight.grad[:, :, :2].abs().sum() > 0, name
