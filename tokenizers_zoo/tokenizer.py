@@ -310,6 +310,11 @@ class Tokenizer(nn.Module, ABC):
         model.description = description
         return model
 
+    def init_weights(self) -> None:
+        """Set the weights a training run from scratch starts from: the constructor's random
+        ones here; a tokenizer built from another's trained weights (a video tokenizer
+        inflated from an image one) takes them here, so building one stays cheap."""
+
     def locate_weights(self, weights: Path | None) -> Path | None:
         """The weights file of a tokenizer that finds its own (a wrapper of another package's
         published checkpoints), given the caller's or the registry entry's ``weights``, or

@@ -31,11 +31,17 @@ from tokenizers_zoo.tokenizers.image import (
     PaletteTokenizer,
     PatchTokenizer,
 )
-from tokenizers_zoo.tokenizers.video import FramewiseVideoTokenizer, VideoTokenizer, register_framewise
+from tokenizers_zoo.tokenizers.video import (
+    CausalVideoTokenizer,
+    FramewiseVideoTokenizer,
+    VideoTokenizer,
+    register_framewise,
+)
 
 __all__ = [
     "ARCHITECTURES",
     "AudioTokenizer",
+    "CausalVideoTokenizer",
     "ConvImageTokenizer",
     "FramewiseVideoTokenizer",
     "Encodec24kTokenizer",

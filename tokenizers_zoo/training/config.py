@@ -25,7 +25,9 @@ class DataConfig:
     eval_size: int = 256
     eval_max_tiles: int = 64
     segment_seconds: float = 1.0  # audio: length of the random training segments
-    eval_max_clips: int = 16  # audio: held-out recordings scored at each evaluation
+    eval_max_clips: int = 16  # audio, video: held-out recordings or clips scored at each evaluation
+    frames: int = 9  # video: frames per training window (1 + 4 n for a causal 4x tokenizer)
+    eval_frames: int = 17  # video: frames per held-out clip
 
 
 @dataclass
@@ -50,6 +52,7 @@ class LossConfig:
     mel: float = 0.0  # audio: multi-scale mel distance
     stft: float = 0.0  # audio: multi-resolution STFT loss
     feature_matching: float = 0.0  # audio: critic feature matching, once the critic runs
+    temporal: float = 0.0  # video: L1 between frame-to-frame differences
 
 
 @dataclass

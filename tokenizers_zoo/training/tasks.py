@@ -1,4 +1,5 @@
-"""What differs between training an image tokenizer and an audio codec, behind one interface.
+"""What differs between training an image tokenizer, a video tokenizer and an audio codec,
+behind one interface.
 
 The loop in ``train.py`` asks a task for a batch, for the reconstruction losses, for a
 critic and its two adversarial losses, and for an evaluation; everything else (optimiser,
@@ -24,13 +25,15 @@ from tokenizers_zoo.training.audio_losses import (
 )
 from tokenizers_zoo.training.config import TrainConfig
 from tokenizers_zoo.training.data import RandomCrops, eval_tiles
-from tokenizers_zoo.training.evaluate import evaluate_audio, evaluate_reconstruction
+from tokenizers_zoo.training.evaluate import evaluate_audio, evaluate_reconstruction, evaluate_video
 from tokenizers_zoo.training.losses import (
     PatchDiscriminator,
     hinge_discriminator_loss,
     hinge_generator_loss,
     load_lpips,
 )
+from tokenizers_zoo.training.video_data import RandomClips
+from tokenizers_zoo.training.video_data import eval_clips as eval_video_clips
 
 
 class ImageTask:
@@ -117,6 +120,46 @@ class AudioTask:
         return evaluate_audio(model, self.clips)
 
 
+class VideoTask(ImageTask):
+    """Random windows of ``data.frames`` frames (held-out clips: ``data.eval_frames``);
+    the image losses on every frame plus the temporal-difference loss (L1 between
+    frame-to-frame differences, weighted by ``loss.temporal``: flicker and lost motion,
+    which per-frame losses do not see); the PatchGAN critic on every frame; per-frame PSNR
+    and the temporal-difference error on held-out clips."""
+
+    def __init__(self, cfg: TrainConfig, model: Tokenizer, device: torch.device) -> None:
+        self.cfg = cfg
+        self.device = device
+        self.data = RandomClips(cfg.data.train, cfg.data.frames, cfg.data.crop, seed=cfg.run.seed)
+        clips = eval_video_clips(cfg.data.eval, cfg.data.eval_frames, cfg.data.eval_size)
+        self.clips = clips[: cfg.data.eval_max_clips]
+        lpips = load_lpips(cfg.loss.lpips_weights) if cfg.loss.perceptual > 0 else None
+        self.lpips = lpips.to(device) if lpips is not None else None
+
+    @staticmethod
+    def frames(x: Tensor) -> Tensor:
+        """``(B, 3, T, H, W)`` -> ``(B * T, 3, H, W)``, for the per-frame losses and critic."""
+        return x.transpose(1, 2).flatten(0, 1)
+
+    def reconstruction_losses(self, recon: Tensor, x: Tensor) -> dict[str, Tensor]:
+        losses = super().reconstruction_losses(self.frames(recon), self.frames(x))
+        if self.cfg.loss.temporal:
+            losses["temporal"] = F.l1_loss(recon.diff(dim=2), x.diff(dim=2))
+        return losses
+
+    def generator_losses(self, critic: nn.Module, recon: Tensor, x: Tensor) -> dict[str, Tensor]:
+        return super().generator_losses(critic, self.frames(recon), self.frames(x))
+
+    def critic_loss(self, critic: nn.Module, recon: Tensor, x: Tensor) -> Tensor:
+        return super().critic_loss(critic, self.frames(recon), self.frames(x))
+
+    def train_metrics(self, recon: Tensor, x: Tensor) -> dict[str, float]:
+        return super().train_metrics(self.frames(recon), self.frames(x))
+
+    def evaluate(self, model: Tokenizer) -> dict[str, float]:
+        return evaluate_video(model, self.clips, device=self.device)
+
+
 def make_task(cfg: TrainConfig, model: Tokenizer, device: torch.device) -> Any:
-    tasks = {"image": ImageTask, "audio": AudioTask}
+    tasks = {"image": ImageTask, "audio": AudioTask, "video": VideoTask}
     return tasks[model.info.modality](cfg, model, device)

@@ -271,7 +271,10 @@ def _train(
     random.seed(cfg.run.seed)
     torch.manual_seed(cfg.run.seed)
 
-    model = build_model(cfg).to(device).train()
+    model = build_model(cfg)
+    if state is None and init_from is None:
+        model.init_weights()  # a video tokenizer inflates its image tokenizer here
+    model = model.to(device).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from tokenizers_zoo.formats import suffixes
-from tokenizers_zoo.media.video import read_video_file
+from tokenizers_zoo.media.video import read_video
 from tokenizers_zoo.training.data import media_files
 
 
@@ -26,7 +26,7 @@ def video_files(folder: str | Path) -> list[Path]:
 def load_clips(folder: str | Path, min_frames: int, min_side: int) -> list[np.ndarray]:
     """Every video under ``folder`` with at least ``min_frames`` frames and ``min_side``
     pixels on each side, as uint8 ``(T, H, W, 3)``."""
-    clips = [read_video_file(path).frames for path in video_files(folder)]
+    clips = [read_video(path)[0] for path in video_files(folder)]
     kept = [c for c in clips if c.shape[0] >= min_frames and min(c.shape[1:3]) >= min_side]
     if not kept:
         raise ValueError(f"no video under {folder} has {min_frames} frames of {min_side} x {min_side} pixels")

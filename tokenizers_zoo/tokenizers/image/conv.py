@@ -15,7 +15,7 @@ from torch import Tensor
 
 from tokenizers_zoo.info import MemoryCost, TokenizerInfo
 from tokenizers_zoo.models import Decoder, DiagonalGaussian, Encoder
-from tokenizers_zoo.quantizers import build_quantizer, describe_quantizer, quantizer_names
+from tokenizers_zoo.quantizers import Quantizer, build_quantizer, describe_quantizer, quantizer_names
 from tokenizers_zoo.registry import register
 from tokenizers_zoo.tokenizers.image.base import ImageTokenizer
 
@@ -50,6 +50,30 @@ def downsample_factor(config: ConvTokenizerConfig) -> int:
     return 2 ** (len(config.channel_mult) - 1)
 
 
+def autoencoder_arguments(config: ConvTokenizerConfig) -> dict[str, Any]:
+    """What the encoder and decoder are built with (besides their in and out channels);
+    the causal video tokenizer builds its 3-D pair from the same settings."""
+    return dict(
+        channels=config.channels,
+        channel_mult=tuple(config.channel_mult),
+        num_res_blocks=config.num_res_blocks,
+        mid_attention=config.mid_attention,
+        norm_groups=config.norm_groups,
+    )
+
+
+def encoder_channels(config: ConvTokenizerConfig) -> int:
+    """The encoder's output: the latent, or its mean and log-variance for ``kl``."""
+    return 2 * config.latent_channels if config.bottleneck == "kl" else config.latent_channels
+
+
+def build_bottleneck(config: ConvTokenizerConfig) -> tuple[DiagonalGaussian | None, Quantizer | None]:
+    """``(gaussian, None)`` for ``kl``, else ``(None, quantizer)``."""
+    if config.bottleneck == "kl":
+        return DiagonalGaussian(), None
+    return None, build_quantizer(config.bottleneck, config.latent_channels, **config.bottleneck_args)
+
+
 class ConvImageTokenizer(ImageTokenizer):
     Config = ConvTokenizerConfig
 
@@ -57,23 +81,10 @@ class ConvImageTokenizer(ImageTokenizer):
         name = name or f"image-{config.bottleneck}-f{downsample_factor(config)}"
         self.describe(config, name)  # checks the bottleneck and its options first
         super().__init__(config, name)
-        continuous = config.bottleneck == "kl"
-        arch = dict(
-            channels=config.channels,
-            channel_mult=tuple(config.channel_mult),
-            num_res_blocks=config.num_res_blocks,
-            mid_attention=config.mid_attention,
-            norm_groups=config.norm_groups,
-        )
-        c = config.latent_channels
-        self.encoder = Encoder(3, 2 * c if continuous else c, **arch)
-        self.decoder = Decoder(c, 3, **arch)
-        if continuous:
-            self.gaussian = DiagonalGaussian()
-            self.quantizer = None
-        else:
-            self.gaussian = None
-            self.quantizer = build_quantizer(config.bottleneck, c, **config.bottleneck_args)
+        arch = autoencoder_arguments(config)
+        self.encoder = Encoder(3, encoder_channels(config), **arch)
+        self.decoder = Decoder(config.latent_channels, 3, **arch)
+        self.gaussian, self.quantizer = build_bottleneck(config)
 
     @classmethod
     def describe(cls, config: ConvTokenizerConfig, name: str) -> TokenizerInfo:

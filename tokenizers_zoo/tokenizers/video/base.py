@@ -48,13 +48,19 @@ class VideoTokenizer(Tokenizer):
             raise InvalidMediaError(f"{self.name} tokenizes video; sample_rate does not apply")
         x = to_video_batch(media)
         frames, height, width = x.shape[2:]
+        return self.pad(x, self.padded_frames(frames)), (frames, height, width), None
+
+    def pad(self, x: Tensor, frames: int) -> Tensor:
+        """``x`` with its last frame repeated up to ``frames`` and its right and bottom edges
+        up to a multiple of ``spatial_factor``."""
         factor = self.info.spatial_factor
+        height, width = x.shape[-2:]
         pad_h = math.ceil(height / factor) * factor - height
         pad_w = math.ceil(width / factor) * factor - width
-        pad_t = self.padded_frames(frames) - frames
+        pad_t = frames - x.shape[2]
         if pad_h or pad_w or pad_t:
             x = F.pad(x, (0, pad_w, 0, pad_h, 0, pad_t), mode="replicate")
-        return x, (frames, height, width), None
+        return x
 
     def token_shape_for(self, original_size: tuple[int, ...], extras: dict[str, Any]) -> tuple[int, ...]:
         frames, height, width = original_size
