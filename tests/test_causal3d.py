@@ -233,6 +233,22 @@ def test_decode_windows_equals_the_whole_clip(window: int) -> None:
         assert torch.equal(dec.decode_windows(z, window), dec(z))
 
 
+def test_shipped_widths_stream_bit_for_bit_with_two_threads() -> None:
+    """The real widths and thread count: CPU kernels pick their blocking by shape and threads."""
+    tok = tz.load("image-fsq-f8-4k")
+    enc3d, dec3d = inflate_encoder(tok.encoder).eval(), inflate_decoder(tok.decoder).eval()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch.no_grad():
+            x = clip(9, size=64).clamp(-1, 1)
+            z = enc3d(x)
+            assert torch.equal(enc3d.encode_windows(x, 4), z)
+            assert torch.equal(dec3d.decode_windows(z, 1), dec3d(z))
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_a_stream_keeps_only_the_frames_the_next_window_reads() -> None:
     enc, state = encoder(), {}
     with torch.no_grad():
