@@ -296,6 +296,12 @@ def test_state_dict_round_trips() -> None:
         assert torch.equal(dec2(enc2(x)), dec(enc(x)))
 
 
+def test_convs_follow_cpu_autocast() -> None:
+    enc = encoder().train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert enc(clip(5)).dtype == torch.bfloat16
+
+
 def test_gradients_reach_the_earlier_temporal_slices_of_an_inflated_model() -> None:
     enc2d, dec2d = tiny_2d()
     enc3d, dec3d = inflate_encoder(enc2d).train(), inflate_decoder(dec2d).train()

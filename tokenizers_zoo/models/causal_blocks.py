@@ -46,6 +46,9 @@ def conv3d(
     the frame count (checked over this model's shapes); its 1x1 kernels do not (they block
     the channel sum by the size of the whole call), hence the per-frame 1x1 convs."""
     if x.device.type == "cpu" and x.dtype in ONEDNN_DTYPES and torch.backends.mkldnn.is_available():
+        if torch.is_autocast_enabled("cpu"):  # autocast does not know this op; do what it does for conv3d
+            dtype = torch.get_autocast_dtype("cpu")
+            x, weight, bias = x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
         return torch.mkldnn_convolution(x, weight, bias, padding, stride, (1, 1, 1), 1)
     return F.conv3d(x, weight, bias, stride, padding)
 
