@@ -241,7 +241,7 @@ def test_shipped_widths_stream_bit_for_bit_with_two_threads() -> None:
     torch.set_num_threads(2)
     try:
         with torch.no_grad():
-            x = clip(9, size=64).clamp(-1, 1)
+            x = clip(9, size=32).clamp(-1, 1)
             z = enc3d(x)
             assert torch.equal(enc3d.encode_windows(x, 4), z)
             assert torch.equal(dec3d.decode_windows(z, 1), dec3d(z))
@@ -300,6 +300,13 @@ def test_convs_follow_cpu_autocast() -> None:
     enc = encoder().train()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert enc(clip(5)).dtype == torch.bfloat16
+
+
+def test_training_mode_folds_frames_into_the_batch_with_the_same_values() -> None:
+    enc, dec, x = encoder(), decoder(), clip(9, batch=2)
+    with torch.no_grad():
+        frame_by_frame = dec(enc(x))
+        torch.testing.assert_close(dec.train()(enc.train()(x)), frame_by_frame, rtol=0, atol=1e-5)
 
 
 def test_gradients_reach_the_earlier_temporal_slices_of_an_inflated_model() -> None:
