@@ -233,6 +233,22 @@ def test_decode_windows_equals_the_whole_clip(window: int) -> None:
         assert torch.equal(dec.decode_windows(z, window), dec(z))
 
 
+def test_shipped_widths_stream_bit_for_bit_with_two_threads() -> None:
+    """The real widths and thread count: CPU kernels pick their blocking by shape and threads."""
+    tok = tz.load("image-fsq-f8-4k")
+    enc3d, dec3d = inflate_encoder(tok.encoder).eval(), inflate_decoder(tok.decoder).eval()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch.no_grad():
+            x = clip(9, size=32).clamp(-1, 1)
+            z = enc3d(x)
+            assert torch.equal(enc3d.encode_windows(x, 4), z)
+            assert torch.equal(dec3d.decode_windows(z, 1), dec3d(z))
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_a_stream_keeps_only_the_frames_the_next_window_reads() -> None:
     enc, state = encoder(), {}
     with torch.no_grad():
@@ -278,6 +294,19 @@ def test_state_dict_round_trips() -> None:
     x = clip(5)
     with torch.no_grad():
         assert torch.equal(dec2(enc2(x)), dec(enc(x)))
+
+
+def test_convs_follow_cpu_autocast() -> None:
+    enc = encoder().train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert enc(clip(5)).dtype == torch.bfloat16
+
+
+def test_training_mode_folds_frames_into_the_batch_with_the_same_values() -> None:
+    enc, dec, x = encoder(), decoder(), clip(9, batch=2)
+    with torch.no_grad():
+        frame_by_frame = dec(enc(x))
+        torch.testing.assert_close(dec.train()(enc.train()(x)), frame_by_frame, rtol=0, atol=1e-5)
 
 
 def test_gradients_reach_the_earlier_temporal_slices_of_an_inflated_model() -> None:

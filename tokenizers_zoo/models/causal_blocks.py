@@ -13,10 +13,10 @@ a temporal dimension), so 2-D state dicts map onto 3-D ones key for key.
 Streaming: ``forward(x, state)`` takes the next window of a clip; ``state`` (a dict the
 caller owns, empty at the start of a stream) keeps, per causal conv, the trailing input
 frames that its next outputs still read. Consecutive windows then give the whole-clip
-output bit for bit on CPU, with memory that follows the window. Bit for bit needs every
-op to compute a frame the same way whatever the number of frames in the call: the
-per-frame ops run one frame per call (``frame_by_frame``), the 3x3 convs through oneDNN
-(``conv3d``).
+output, bit for bit on CPU in eval mode, with memory that follows the window. Bit for
+bit needs every op to compute a frame the same way whatever the number of frames in the
+call: in eval mode the per-frame ops run one frame per call (``per_frame``), and the 3x3
+convs always go through oneDNN (``conv3d``).
 """
 
 from __future__ import annotations
@@ -46,15 +46,27 @@ def conv3d(
     the frame count (checked over this model's shapes); its 1x1 kernels do not (they block
     the channel sum by the size of the whole call), hence the per-frame 1x1 convs."""
     if x.device.type == "cpu" and x.dtype in ONEDNN_DTYPES and torch.backends.mkldnn.is_available():
+        if torch.is_autocast_enabled("cpu"):  # autocast does not know this op; do what it does for conv3d
+            dtype = torch.get_autocast_dtype("cpu")
+            x, weight, bias = x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
         return torch.mkldnn_convolution(x, weight, bias, padding, stride, (1, 1, 1), 1)
     return F.conv3d(x, weight, bias, stride, padding)
 
 
-def frame_by_frame(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """``fn`` (a 2-D layer) applied to each frame of ``x`` in turn. One frame per call, not
-    time folded into the batch: CPU kernels choose their blocking, and so their rounding,
-    by the size of the call, and a fixed size keeps a window's frames equal to the clip's."""
-    return torch.stack([fn(x[:, :, t]) for t in range(x.shape[2])], dim=2)
+def per_frame(fn: Callable[[Tensor], Tensor], x: Tensor, exact: bool) -> Tensor:
+    """``fn`` (a 2-D layer) applied to each frame of ``x`` alone.
+
+    ``exact`` (eval mode): one frame per call, so that a frame gets the same bits however
+    many frames the call has; CPU kernels choose their blocking, and so their rounding, by
+    the size of the call, and this is what lets windows reproduce the whole clip. Else
+    (training) time is folded into the batch: one call, the same values up to rounding,
+    and a bf16 training step on CPU about 1.5x faster than frame by frame.
+    """
+    if exact:
+        return torch.stack([fn(x[:, :, t]) for t in range(x.shape[2])], dim=2)
+    b, c, t, h, w = x.shape
+    y = fn(x.transpose(1, 2).reshape(b * t, c, h, w))
+    return y.reshape(b, t, *y.shape[1:]).transpose(1, 2)
 
 
 class CausalConv3d(nn.Conv3d):
@@ -123,16 +135,17 @@ class CausalResnetBlock(nn.Module):
         self.skip = nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else None
 
     def forward(self, x: Tensor, state: CausalState | None = None) -> Tensor:
-        h = self.conv1(F.silu(frame_by_frame(self.norm1, x)), state)
-        h = self.conv2(F.silu(frame_by_frame(self.norm2, h)), state)
-        return (x if self.skip is None else frame_by_frame(self.skip, x)) + h
+        exact = not self.training
+        h = self.conv1(F.silu(per_frame(self.norm1, x, exact)), state)
+        h = self.conv2(F.silu(per_frame(self.norm2, h, exact)), state)
+        return (x if self.skip is None else per_frame(self.skip, x, exact)) + h
 
 
 class FrameAttnBlock(AttnBlock):
     """``blocks.AttnBlock`` within each frame: positions attend to their own frame only."""
 
     def forward(self, x: Tensor, state: CausalState | None = None) -> Tensor:
-        return frame_by_frame(super().forward, x)
+        return per_frame(super().forward, x, exact=not self.training)
 
 
 class CausalDownsample(nn.Module):

@@ -2,12 +2,13 @@
 
 Every 2-D kernel goes into the last temporal slice of its 3-D kernel, the one that
 reads the current frame, and the earlier slices are zero; everything else (norms,
-attention, biases) is copied. Per-frame layers then compute what the image model
-computes; a temporal downsampling conv, inflated the same way, passes through the
-newest frame of each pair. So before any video training, frame 0 of a clip encodes to
-the image model's latent of that frame, and latent frame 0 decodes to the image
-model's output (up to float rounding: the 3-D convs sum in another order); video
-training then learns the earlier slices.
+attention, biases, 1x1 skips) is copied. Per-frame layers then compute what the image
+model computes, and a temporal downsampling conv, inflated the same way, passes the
+newest frame of each pair through. So before any video training latent ``j`` is the
+image model's latent of frame ``4j`` (frame 0 included: an image tokenizes as the image
+model tokenizes it), and latent ``j`` decodes to the image model's decoding of it,
+repeated over frames ``4j - 3 .. 4j``; equal up to float rounding (1e-5 in the tests:
+the 3-D convs sum in another order). Video training then learns the earlier slices.
 """
 
 from __future__ import annotations
