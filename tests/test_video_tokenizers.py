@@ -191,3 +191,20 @@ def test_service_round_trips_a_video(tmp_path: Path) -> None:
         too_many["ids"] = [[first["ids"][0][0]] * 9]
         refused = http.post(f"/v1/tokenizers/{name}/decode", json=too_many)
         assert_problem(refused, 413, "too-large")
+
+
+def test_eval_tokenizer_scores_held_out_clips(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from tokenizers_zoo.cli.main import main
+    from tokenizers_zoo.media.video import save_video
+
+    for i in range(2):
+        save_video(_clip(frames=6, height=24, width=32, seed=i), 10.0, tmp_path / f"{i}.mp4")
+    name = "video-framewise-image-patch-p8"  # exact: lossless up to the mp4's own loss
+    assert main(["eval-tokenizer", name, "--data", str(tmp_path), "--size", "16", "--frames", "5"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["clips"], summary["frames"], summary["size"]) == (2.0, 5, 16)
+    assert summary["psnr"] == 99.0 and summary["temporal_difference_error"] == 0.0
+    assert summary["tokens_per_clip"] == 5 * 2 * 2
+    assert main(["eval-tokenizer", name, "--data", str(tmp_path), "--frames", "50"]) != 0

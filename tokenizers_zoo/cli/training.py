@@ -11,11 +11,22 @@ from typing import Any
 def add_commands(sub: Any) -> None:
     p = sub.add_parser(
         "eval-tokenizer",
-        help="held-out quality and speed: PSNR and codebook usage (images); PESQ, STOI, SI-SNR (audio)",
+        help="held-out quality and speed: PSNR and codebook usage (images); per-frame PSNR and "
+        "temporal-difference error (video); PESQ, STOI, SI-SNR (audio)",
     )
     p.add_argument("name")
-    p.add_argument("--data", help="held-out folder (default: data/images/eval or data/audio/eval)")
-    p.add_argument("--size", type=int, default=256, help="image tile size (every non-overlapping tile)")
+    p.add_argument(
+        "--data",
+        help="held-out folder (default: data/images/eval, data/video/eval/rendered or data/audio/eval)",
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        help="image tile size (every non-overlapping tile; default 256), or video centre crop (default 128)",
+    )
+    p.add_argument(
+        "--frames", type=int, default=17, help="video: the first N frames of each clip (default 17)"
+    )
     p.add_argument(
         "--max-items",
         "--max-tiles",
@@ -47,7 +58,7 @@ def eval_command(args: argparse.Namespace) -> int:
     from tokenizers_zoo.training.evaluate import evaluate_tokenizer
 
     tok = tz.load(args.name, weights=args.weights)
-    summary = evaluate_tokenizer(tok, args.data, args.size, args.max_items, args.bandwidth)
+    summary = evaluate_tokenizer(tok, args.data, args.size, args.max_items, args.bandwidth, args.frames)
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -132,20 +132,29 @@ def evaluate_audio(
 
 
 #: Where ``scripts/gather_*_data.py`` put the held-out media, per modality.
-DEFAULT_EVAL_DATA = {"image": "data/images/eval", "audio": "data/audio/eval"}
+DEFAULT_EVAL_DATA = {
+    "image": "data/images/eval",
+    "audio": "data/audio/eval",
+    "video": "data/video/eval/rendered",
+}
+#: Image tiles and video crops, when not given.
+DEFAULT_EVAL_SIZE = {"image": 256, "video": 128}
 
 
 def evaluate_tokenizer(
     tokenizer: Tokenizer,
     data: str | Path | None = None,
-    tile_size: int = 256,
+    tile_size: int | None = None,
     max_items: int = 0,
     bandwidth: float | None = None,
+    frames: int = 17,
 ) -> dict[str, Any]:
     """Held-out quality of ``tokenizer`` on the folder ``data`` (default: the gather script's
     eval folder of its modality), as ``tzoo eval-tokenizer`` prints it.
 
-    Images: every ``tile_size`` tile (``evaluate_reconstruction``). Audio: whole recordings at
+    Images: every ``tile_size`` tile (``evaluate_reconstruction``; default 256). Video: the
+    first ``frames`` frames of every clip, centre ``tile_size`` crop (default 128;
+    ``evaluate_video``). Audio: whole recordings at
     16 kHz, or 8 kHz for an 8 kHz tokenizer (PESQ is defined at those two rates only), once
     per bitrate of a multi-rate codec (one rate-distortion row each) unless ``bandwidth``
     names one. ``max_items`` (0: all) caps tiles or recordings."""
@@ -157,6 +166,22 @@ def evaluate_tokenizer(
     if modality not in DEFAULT_EVAL_DATA:
         raise InvalidMediaError(f"no held-out evaluation for {modality} tokenizers yet")
     data = Path(data or DEFAULT_EVAL_DATA[modality])
+    tile_size = tile_size or DEFAULT_EVAL_SIZE.get(modality, 0)
+    if modality == "video":
+        from tokenizers_zoo.training.video_data import eval_clips as video_clips
+
+        try:
+            clips = video_clips(data, frames, tile_size)
+        except (FileNotFoundError, ValueError) as exc:
+            raise InvalidMediaError(str(exc)) from exc
+        clips = clips[:max_items] if max_items else clips
+        return {
+            "tokenizer": tokenizer.name,
+            "data": str(data),
+            "frames": frames,
+            "size": tile_size,
+            **evaluate_video(tokenizer, clips),
+        }
     if modality == "image":
         try:
             tiles = eval_tiles(data, tile_size)
