@@ -188,6 +188,18 @@ def test_class_conditional_end_to_end(photos: Path, tmp_path: Path, capsys) -> N
         assert err.startswith("tzoo: error:") and message in err and err.count("\n") == 1, err
 
 
+def test_a_2d_rope_model_trains_and_samples(photos: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    config = _config(tmp_path, photos, "rope2d", steps=10)
+    assert main(["train-ntp", "--config", str(config), "model.rope=2d"]) == 0
+    run = tmp_path / "rope2d"
+    assert json.loads((run / "config.json").read_text())["model"]["rope"] == "2d"
+    capsys.readouterr()
+    out = tmp_path / "rope2d.png"
+    argv = ["sample", "--checkpoint", str(run), "--class", "0", "--cfg", "2", "-n", "2", "-o", str(out)]
+    assert main(argv) == 0
+    assert Image.open(out).size == (32, 16)
+
+
 def test_a_dataset_of_another_tokenizer_is_refused(photos: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     config = _config(tmp_path, photos, "run", steps=10)
     assert main(["train-ntp", "--config", str(config)]) == 0

@@ -6,16 +6,27 @@ MLP, causal ``scaled_dot_product_attention`` (the flash kernel on GPU, and on CP
 q/k/v are contiguous), input and output embeddings tied. ``KVCache`` keeps each layer's
 keys and values in preallocated tensors, so generating one token costs one position of
 work instead of the whole prefix.
+
+Two options change what a position sees:
+
+- ``rope="2d"`` (LlamaGen): each position has a (row, column) pair; the first half of every
+  head's channels rotates by the row, the second half by the column. ``positions.py`` gives
+  the pairs: ids of an image grid get their grid cell, everything else its index twice.
+- ``blocks`` (VAR's next-scale prediction): a block number per position; a position then
+  sees every position of an earlier block and all of its own block, not just those before it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+ROPES = ("1d", "2d")
 
 
 @dataclass(frozen=True)
@@ -30,11 +41,18 @@ class TransformerConfig:
     d_hidden: int = 0
     dropout: float = 0.0
     rope_theta: float = 10000.0
+    #: "1d": one position per id; "2d": (row, column) pairs (positions.py), half the channels each
+    rope: str = "1d"
     tie_embeddings: bool = True
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_head or (self.d_model // self.n_head) % 2:
             raise ValueError(f"d_model {self.d_model} must split into {self.n_head} heads of even width")
+        if self.rope not in ROPES:
+            raise ValueError(f"rope must be one of {', '.join(ROPES)}, got {self.rope!r}")
+        if self.rope == "2d" and (self.d_model // self.n_head) % 4:
+            width = self.d_model // self.n_head
+            raise ValueError(f"2-D RoPE needs a head width that is a multiple of 4, got {width}")
         if min(self.vocab_size, self.n_layer, self.block_size) < 1:
             raise ValueError("vocab_size, n_layer and block_size must be positive")
 
@@ -124,12 +142,19 @@ class Attention(nn.Module):
         return self.proj(out.transpose(1, 2).reshape(b, t, c))
 
 
-def attention_mask(t: int, start: int, padding: Tensor | None, device: torch.device) -> Tensor:
-    """Which keys each of ``t`` queries at positions ``start ..`` sees: the causal ones, less
+def attention_mask(
+    t: int, start: int, padding: Tensor | None, device: torch.device, blocks: Tensor | None = None
+) -> Tensor:
+    """Which keys each of ``t`` queries at positions ``start ..`` sees: the causal ones (with
+    ``blocks`` ``(B, start + t)``: those of the query's block and earlier blocks), less
     the positions ``padding`` ``(B, start + t)`` marks (a left-padded prompt), except a
     padding query's own key, which keeps its row of attention finite."""
-    # Query i (at position start + i) sees keys 0 .. start + i.
-    mask = torch.ones(t, start + t, dtype=torch.bool, device=device).tril(diagonal=start)
+    if blocks is None:
+        # Query i (at position start + i) sees keys 0 .. start + i.
+        mask = torch.ones(t, start + t, dtype=torch.bool, device=device).tril(diagonal=start)
+    else:
+        blocks = blocks[:, : start + t].to(device)
+        mask = (blocks[:, None, :] <= blocks[:, start:, None])[:, None]
     if padding is None:
         return mask
     own = torch.zeros_like(mask)
@@ -175,7 +200,9 @@ class Transformer(nn.Module):
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         if config.tie_embeddings:
             self.head.weight = self.embed.weight
-        cos, sin = rope_tables(config.d_model // config.n_head, config.block_size, config.rope_theta)
+        # In 2-D each half of a head rotates by one coordinate, at the frequencies of its width.
+        rotated = config.d_model // config.n_head // (2 if config.rope == "2d" else 1)
+        cos, sin = rope_tables(rotated, config.block_size, config.rope_theta)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
         self.apply(self._init)
@@ -192,28 +219,65 @@ class Transformer(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, ids: Tensor, cache: KVCache | None = None, padding: Tensor | None = None) -> Tensor:
-        """Logits ``(B, T, vocab)`` for ids ``(B, T)``; with ``cache``, ``ids`` continue the
-        sequences the cache holds (and are added to it). ``padding`` ``(B, positions so
-        far)``, True at the pad ids of left-padded prompts, hides those from attention:
-        rotary positions are relative, so a row's logits are those of its unpadded ids."""
+    def forward(self, ids: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        """Logits ``(B, T, vocab)`` for ids ``(B, T)``; the other arguments are ``hidden``'s."""
+        return self.head(self.hidden(ids, *args, **kwargs))
+
+    def hidden(
+        self,
+        ids: Tensor,
+        cache: KVCache | None = None,
+        padding: Tensor | None = None,
+        *,
+        positions: Tensor | None = None,
+        blocks: Tensor | None = None,
+    ) -> Tensor:
+        """The last layer's normalized states ``(B, T, d_model)``, what the heads read.
+
+        With ``cache``, ``ids`` continue the sequences the cache holds (and are added to it).
+        ``padding`` ``(B, positions so far)``, True at the pad ids of left-padded prompts,
+        hides those from attention: rotary positions are relative, so a row's states are
+        those of its unpadded ids. ``positions`` ``(B, T, 2)``: the (row, column) of each id,
+        which a ``rope="2d"`` model needs (``positions.grid_positions``). ``blocks``
+        ``(B, positions so far)``: the block-causal mask's block of every position."""
         start = 0 if cache is None else cache.position
         t = ids.shape[1]
         if start + t > self.config.block_size:
             raise ValueError(f"{start + t} positions are over block_size {self.config.block_size}")
-        cos, sin = self.rope_cos[start : start + t], self.rope_sin[start : start + t]
-        mask = None if cache is None and padding is None else attention_mask(t, start, padding, ids.device)
+        cos, sin = self._rotations(start, t, positions)
+        masked = cache is not None or padding is not None or blocks is not None
+        mask = attention_mask(t, start, padding, ids.device, blocks) if masked else None
         x = self.drop(self.embed(ids))
         for layer, block in enumerate(self.blocks):
             x = block(x, cos, sin, cache, layer, mask)
         if cache is not None:
             cache.position += t
-        return self.head(self.norm(x))
+        return self.norm(x)
 
-    def loss(self, ids: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
+    def _rotations(self, start: int, t: int, positions: Tensor | None) -> tuple[Tensor, Tensor]:
+        """cos and sin for ``t`` ids from ``start``: ``(T, D/2)`` in 1-D; in 2-D
+        ``(B, 1, T, D/2)``, the row's angles for the first half, the column's for the second."""
+        if self.config.rope == "1d":
+            return self.rope_cos[start : start + t], self.rope_sin[start : start + t]
+        if positions is None or positions.shape[1] != t:
+            raise ValueError("a rope='2d' model needs positions (B, T, 2) for its ids (positions.py)")
+        rows, cols = positions[..., 0], positions[..., 1]
+        cos = torch.cat([self.rope_cos[rows], self.rope_cos[cols]], dim=-1)[:, None]
+        sin = torch.cat([self.rope_sin[rows], self.rope_sin[cols]], dim=-1)[:, None]
+        return cos, sin
+
+    def loss(
+        self,
+        ids: Tensor,
+        targets: Tensor,
+        mask: Tensor | None = None,
+        *,
+        positions: Tensor | None = None,
+        blocks: Tensor | None = None,
+    ) -> Tensor:
         """Mean cross-entropy of predicting ``targets`` (``-100``: not scored), over the
         positions ``mask`` keeps when given."""
-        logits = self(ids)
+        logits = self(ids, positions=positions, blocks=blocks)
         if mask is not None:
             targets = targets.masked_fill(~mask, -100)
         return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=-100)

@@ -13,6 +13,7 @@ from torch import Tensor
 from tokenizers_zoo.errors import InvalidTokensError
 from tokenizers_zoo.ntp.constraints import FormatRule, ImageGrid, allowed_mask
 from tokenizers_zoo.ntp.model import Transformer
+from tokenizers_zoo.ntp.positions import positions_for
 from tokenizers_zoo.ntp.vocabulary import Vocabulary
 
 
@@ -59,6 +60,7 @@ def generate(
     rules: list[FormatRule] | None = None,
     unconditional: Tensor | None = None,
     cfg_scale: float = 1.0,
+    vocab: Vocabulary | None = None,
 ) -> Tensor:
     """``prompt`` ``(B, T)`` followed by up to ``max_new_tokens`` sampled ids.
 
@@ -67,7 +69,9 @@ def generate(
     ``unconditional`` (``(B, T)``) runs beside the prompt in one batch, sharing the KV cache,
     and each step picks from the guided logits ``u + cfg_scale * (c - u)``; both streams
     then take the same id. ``padding`` marks the pad ids of left-padded prompts
-    (``pad_left``), for every stream: ``(B, T)``, or ``(2B, T)`` with ``unconditional``."""
+    (``pad_left``), for every stream: ``(B, T)``, or ``(2B, T)`` with ``unconditional``.
+    A ``rope="2d"`` model reads its positions off the ids through ``vocab`` (default: the
+    rules')."""
     total = prompt.shape[1] + max_new_tokens
     if total - 1 > model.config.block_size:  # the last new id is never fed back
         raise ValueError(
@@ -79,6 +83,9 @@ def generate(
         if padding.shape != streams.shape:
             raise ValueError(f"padding is {tuple(padding.shape)}; the streams are {tuple(streams.shape)}")
         padding = torch.cat([padding, padding.new_zeros(len(streams), max_new_tokens)], 1)
+    vocab = vocab or (rules[0].vocab if rules else None)
+    if model.config.rope == "2d" and vocab is None:
+        raise ValueError("a rope='2d' model reads positions off the ids: give vocab (or rules)")
     was_training = model.training
     model.eval()
     ids = streams
@@ -87,10 +94,10 @@ def generate(
     def logits_at(position: int) -> Tensor:
         """Next-id logits of every row (guided when there is an unconditional stream)."""
         seen = None if padding is None else padding[:, :position]
-        if cache is not None:
-            out = model(ids[:, cache.position : position], cache, seen)[:, -1]
-        else:
-            out = model(ids[:, :position], padding=seen)[:, -1]
+        start = 0 if cache is None else cache.position
+        positions = positions_for(model.config.rope, vocab, ids[:, :position]) if vocab is not None else None
+        new = None if positions is None else positions[:, start:]
+        out = model(ids[:, start:position], cache, seen, positions=new)[:, -1]
         if unconditional is not None:
             out = guide(out[:batch].float(), out[batch:].float(), cfg_scale)
         if rules is not None:

@@ -33,6 +33,7 @@ from tokenizers_zoo.durable import write_file, write_text
 from tokenizers_zoo.errors import TokenizersZooError
 from tokenizers_zoo.ntp.data import Batch, NTPData, open_batches
 from tokenizers_zoo.ntp.model import Transformer, TransformerConfig
+from tokenizers_zoo.ntp.positions import positions_for
 from tokenizers_zoo.ntp.vocabulary import Vocabulary, VocabularyMismatchError
 from tokenizers_zoo.training.config import ConfigError, build_section, read_yaml
 from tokenizers_zoo.training.run_dir import locked, truncate_log
@@ -107,12 +108,26 @@ def lr_at(step: int, o: NTPOptim) -> float:
     return o.min_lr + 0.5 * (o.lr - o.min_lr) * (1 + math.cos(math.pi * progress))
 
 
+class Objective(torch.nn.Module):
+    """The loss of one batch as a module's ``forward``: what DDP and FSDP wrap, since they
+    synchronize the gradients of what runs through ``forward``. It reads a ``rope="2d"``
+    model's positions off the batch's ids."""
+
+    def __init__(self, model: Transformer, vocab: Vocabulary) -> None:
+        super().__init__()
+        self.model, self.vocab = model, vocab
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        positions = positions_for(self.model.config.rope, self.vocab, batch.inputs)
+        return self.model.loss(batch.inputs, batch.targets, batch.mask, positions=positions)
+
+
 @torch.no_grad()
-def held_out_loss(model: Transformer, batches: list[Batch]) -> float:
+def held_out_loss(objective: Objective, batches: list[Batch]) -> float:
     """Mean loss on the same held-out batches at every evaluation."""
-    model.eval()
-    losses = [float(model.loss(*batch)) for batch in batches]
-    model.train()
+    objective.eval()
+    losses = [float(objective(batch)) for batch in batches]
+    objective.train()
     return sum(losses) / len(losses)
 
 
@@ -206,6 +221,7 @@ def _train(cfg: NTPTrainConfig, run_dir: Path, resume: bool, until: int | None, 
     vocab = data.vocabulary
     torch.manual_seed(cfg.run.seed)
     model = Transformer(TransformerConfig(vocab_size=vocab.size, **cfg.model))
+    objective = Objective(model, vocab)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     optimizer = torch.optim.AdamW(
@@ -243,7 +259,7 @@ def _train(cfg: NTPTrainConfig, run_dir: Path, resume: bool, until: int | None, 
                 group["lr"] = lr_at(step, o)
             loss_sum = 0.0
             for _ in range(o.accumulate):
-                loss = model.loss(*data.next_batch()) / o.accumulate
+                loss = objective(data.next_batch()) / o.accumulate
                 loss.backward()
                 loss_sum += float(loss.detach())
             if o.grad_clip:
@@ -253,7 +269,7 @@ def _train(cfg: NTPTrainConfig, run_dir: Path, resume: bool, until: int | None, 
             step += 1
             record: dict[str, Any] = {"step": step, "loss": loss_sum, "lr": lr_at(step - 1, o)}
             if step % cfg.run.eval_every == 0 or step == o.max_steps:
-                val = held_out_loss(model, held_out)
+                val = held_out_loss(objective, held_out)
                 elapsed = time.perf_counter() - started
                 record |= {"val_loss": val, "val_bits_per_token": val / math.log(2)}
                 last = {
