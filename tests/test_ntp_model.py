@@ -1,5 +1,5 @@
-"""The transformer's options at tiny sizes: 2-D rotary positions for image grids and the
-block-causal mask of next-scale prediction."""
+"""The transformer's options at tiny sizes: 2-D rotary positions for image grids, the
+block-causal mask of next-scale prediction, and the heads for continuous tokens."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch
 
 from tokenizers_zoo.ntp import sequence
 from tokenizers_zoo.ntp.constraints import FormatRule
+from tokenizers_zoo.ntp.heads import HEADS, SCHEDULES, LatentConfig, make_head, noise_levels
 from tokenizers_zoo.ntp.model import Transformer, TransformerConfig
 from tokenizers_zoo.ntp.positions import grid_positions
 from tokenizers_zoo.ntp.sample import generate, sample_images
@@ -88,3 +89,44 @@ def test_block_causal_mask_sees_its_own_block_and_earlier_ones() -> None:
     cache = model.new_cache(1)
     steps = [model(ids[:, a:b], cache, blocks=blocks[:, :b]) for a, b in ((0, 1), (1, 3), (3, 6))]
     torch.testing.assert_close(torch.cat(steps, 1), out, rtol=1e-4, atol=1e-5)
+
+
+def test_noise_schedules_fall_from_signal_to_noise() -> None:
+    for schedule in SCHEDULES:
+        levels = noise_levels(schedule, 1000)
+        assert levels.shape == (1000,) and (levels.diff() < 0).all(), schedule
+        assert levels[0] > 0.99 and levels[-1] < 0.01, schedule
+
+
+def _two_clusters(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """States that say which of two clusters the 2-D vector after them is drawn from."""
+    which = torch.randint(0, 2, (n,), generator=generator)
+    centres = torch.tensor([[2.0, -1.0], [-2.0, 1.0]])
+    return torch.eye(4)[which], centres[which] + 0.1 * torch.randn(n, 2, generator=generator)
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_latent_heads_learn_what_the_state_predicts(head: str) -> None:
+    torch.manual_seed(0)
+    config = LatentConfig(dim=2, head=head, width=64, depth=2, sample_steps=50)
+    model = make_head(4, config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2 if head == "mse" else 3e-3)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(400):
+        state, target = _two_clusters(128, generator)
+        loss = model.loss(state, target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    drawn = model.sample(torch.eye(4)[[0] * 64 + [1] * 64], generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(drawn[:64].mean(0), torch.tensor([2.0, -1.0]), atol=0.25, rtol=0)
+    torch.testing.assert_close(drawn[64:].mean(0), torch.tensor([-2.0, 1.0]), atol=0.25, rtol=0)
+    if head == "diffusion":  # it draws from the cluster, not its mean: the spread is there
+        assert 0.03 < float(drawn[:64].std(0).mean()) < 0.4
+    # Guidance at scale 1 is the conditional draw; stronger guidance moves the draws.
+    cond, uncond = torch.eye(4)[[0] * 8], torch.eye(4)[[1] * 8]
+    plain = model.sample(cond, generator=torch.Generator().manual_seed(2))
+    once = model.sample(cond, uncond, 1.0, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(once, plain, rtol=1e-4, atol=1e-4)
+    strong = model.sample(cond, uncond, 3.0, generator=torch.Generator().manual_seed(2))
+    assert float((strong - plain).abs().max()) > 0.5

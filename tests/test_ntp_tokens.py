@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import tokenizers_zoo as tz
@@ -22,7 +23,7 @@ from tokenizers_zoo.ntp.constraints import FormatRule
 from tokenizers_zoo.ntp.data import DataConfigError, NTPData, TokenSequences
 from tokenizers_zoo.ntp.decode import media_tokenizer
 from tokenizers_zoo.ntp.model import Transformer, TransformerConfig
-from tokenizers_zoo.ntp.train import load_ntp_config, train
+from tokenizers_zoo.ntp.train import load_ntp_config, model_config, train
 from tokenizers_zoo.ntp.vocabulary import MediaCodes, Vocabulary, VocabularyMismatchError
 
 FAST = {"progress": False, "workers": 0}
@@ -40,13 +41,18 @@ def _images(folder: Path, count: int) -> None:
         Image.fromarray(pixels).save(folder / label / f"{i:03d}.png")
 
 
+def _tokenized(factory: pytest.TempPathFactory, tokenizer: str, count: int) -> Path:
+    """A labelled token dataset of ``count`` generated 16 x 16 images."""
+    folder = factory.mktemp(tokenizer)
+    _images(folder, count)
+    out = folder.parent / f"{folder.name}-tok"
+    tokenize_dataset(tokenizer, folder, out, size=16, labels="from-folders", **FAST)
+    return out
+
+
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("photos")
-    _images(folder, 16)
-    out = folder.parent / "photos-tok"
-    tokenize_dataset("image-fsq-f8-4k", folder, out, size=16, labels="from-folders", **FAST)
-    return out
+    return _tokenized(tmp_path_factory, "image-fsq-f8-4k", 16)
 
 
 def _loader(path: Path, **fields) -> TokenSequences:
@@ -200,6 +206,50 @@ def test_a_2d_rope_model_trains_and_samples(photos: Path, tmp_path: Path, capsys
     assert Image.open(out).size == (32, 16)
 
 
+@pytest.fixture(scope="module")
+def latent_photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _tokenized(tmp_path_factory, "image-kl-f8-c16", 8)
+
+
+def test_continuous_latents_become_placeholders_with_vectors(latent_photos: Path) -> None:
+    loader = _loader(latent_photos)
+    v, ds = loader.vocabulary, TokenDataset(latent_photos)
+    assert v.codes("image").latent_dim == 16 and v.codes("image").vocab_size == (1,)
+    (placeholder,) = v.latent_tokens()
+    batch = loader.held_out(1)[0]
+    sequence_ids = torch.cat([batch.inputs, batch.targets[:, -1:]], 1)
+    assert batch.latents.present.equal(sequence_ids == placeholder)
+    assert int(batch.latents.present[0].sum()) == 4  # a 2 x 2 grid
+    first = ds[int(loader.val_items[0])].latents.reshape(4, 16)
+    np.testing.assert_array_equal(batch.latents.values[0][batch.latents.present[0]].numpy(), first)
+    assert FormatRule(v, "class_conditional").feed(sequence_ids[0].tolist()).done
+    with pytest.raises(DataConfigError, match="data.codebooks is for discrete codes"):
+        _loader(latent_photos, codebooks=2)
+
+
+@pytest.mark.parametrize("head", ["diffusion", "mse"])
+def test_continuous_class_conditional_end_to_end(
+    latent_photos: Path, tmp_path: Path, head: str, capsys
+) -> None:  # noqa: ANN001
+    latent = f"model.latent={{head: {head}, width: 32, depth: 2, sample_steps: 20}}"
+    config = _config(tmp_path, latent_photos, "whole", steps=20)
+    train(load_ntp_config(config, [latent]), log=lambda line: None)
+    pieces = load_ntp_config(config, [latent, f"run.dir={tmp_path / 'pieces'}"])
+    train(pieces, until=10, log=lambda line: None)
+    train(pieces, log=lambda line: None)
+    log = (tmp_path / "whole" / "log.jsonl").read_text()
+    assert (tmp_path / "pieces" / "log.jsonl").read_text() == log  # the head's noise resumes too
+    records = [json.loads(line) for line in log.splitlines()]
+    assert "val_loss" in records[-1] and "val_bits_per_token" not in records[-1]
+    meta = json.loads((tmp_path / "whole" / "config.json").read_text())
+    assert meta["model"]["latent"]["dim"] == 16 and meta["model"]["latent"]["head"] == head
+    out = tmp_path / "latent.png"
+    argv = ["sample", "--checkpoint", str(tmp_path / "whole"), "--class", "red", "--cfg", "2", "-n", "2"]
+    assert main([*argv, "-o", str(out)]) == 0
+    assert "2 2x2-token images (class 1, cfg 2.0)" in capsys.readouterr().out
+    assert Image.open(out).size == (32, 16)
+
+
 def test_a_dataset_of_another_tokenizer_is_refused(photos: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     config = _config(tmp_path, photos, "run", steps=10)
     assert main(["train-ntp", "--config", str(config)]) == 0
@@ -213,6 +263,8 @@ def test_a_dataset_of_another_tokenizer_is_refused(photos: Path, tmp_path: Path,
     err = capsys.readouterr().err
     assert "vocabulary was built for image codes with tokenizer image-fsq-f8-4k" in err
     assert "image-palette-512" in err and err.count("\n") == 1
+    assert main(["train-ntp", "--config", str(config), "model.latent={head: mse}", "--restart"]) == 2
+    assert "model.latent is for continuous tokens" in capsys.readouterr().err
     # A vocabulary file changed after training is refused rather than read as another layout.
     vocab_file = tmp_path / "run" / "vocabulary.json"
     data = json.loads(vocab_file.read_text())
@@ -239,3 +291,14 @@ def test_the_photo_config_fits_its_data() -> None:
     assert cfg.model["block_size"] == len(sequence.class_conditional(v, 0, grid).ids) - 1
     params = Transformer(TransformerConfig(vocab_size=v.size, **cfg.model)).num_parameters()
     assert 9e6 < params < 12e6
+
+
+def test_the_latent_photo_config_fits_its_data() -> None:
+    cfg = load_ntp_config(Path(__file__).resolve().parent.parent / "configs/ntp/photos-latent-diffusion.yaml")
+    info = tz.load("image-kl-f8-c16").info
+    codes = MediaCodes("image-kl-f8-c16", "image", (1,), latent_dim=info.latent_dim)
+    v = Vocabulary(resolutions=((16, 16),), num_classes=3, media=(codes,))
+    latents = np.zeros((*info.token_shape((128, 128))[:2], info.latent_dim), dtype=np.float32)
+    assert cfg.model["block_size"] == len(sequence.class_conditional(v, 0, latents).ids) - 1
+    model = Transformer(model_config(cfg.model, v))
+    assert model.config.latent.dim == 16 and model.config.latent.sample_steps == 100

@@ -29,6 +29,7 @@ from tokenizers_zoo.datasets import TokenDataset
 from tokenizers_zoo.datasets.shards import Sample
 from tokenizers_zoo.errors import TokenizersZooError
 from tokenizers_zoo.ntp import sequence
+from tokenizers_zoo.ntp.model import Latents
 from tokenizers_zoo.ntp.sequence import FORMATS, Example, Media
 from tokenizers_zoo.ntp.text import load_corpus, text_vocabulary, windows
 from tokenizers_zoo.ntp.vocabulary import AUDIO_LAYOUTS, MediaCodes, Vocabulary, VocabularyMismatchError
@@ -63,11 +64,18 @@ class NTPData:
 
 
 class Batch(NamedTuple):
-    """Inputs and targets ``(B, T)``; ``mask`` (bool, or None: all) says which targets count."""
+    """Inputs and targets ``(B, T)``; ``mask`` (bool, or None: all) says which targets count;
+    ``latents``: the continuous tokens of the ``T + 1`` ids, when the media are continuous."""
 
     inputs: Tensor
     targets: Tensor
     mask: Tensor | None
+    latents: Latents | None = None
+
+    def to(self, device: torch.device) -> Batch:
+        moved = [None if t is None else t.to(device) for t in (self.inputs, self.targets, self.mask)]
+        latents = None if self.latents is None else Latents(*(t.to(device) for t in self.latents))
+        return Batch(*moved, latents)
 
 
 class Batches(Protocol):
@@ -155,7 +163,10 @@ class TokenSequences:
         self.format, self.cfg_dropout = data.format, data.cfg_dropout
         self.block, self.batch, self.seed = block, batch, seed
         self._check_fits(data)
-        self.codebooks = data.codebooks or self._dataset_codebooks()
+        self.continuous = self.manifest["tokenizer"]["info"]["kind"] == "continuous"
+        if self.continuous and data.codebooks > 1:
+            raise DataConfigError(f"data.codebooks is for discrete codes; {data.path} holds latents")
+        self.codebooks = 1 if self.continuous else data.codebooks or self._dataset_codebooks()
         codes = MediaCodes.from_manifest(self.manifest, self.codebooks, data.audio_layout)
         self.vocabulary = Vocabulary(
             text=text_vocabulary(data.vocab),
@@ -216,8 +227,10 @@ class TokenSequences:
 
     def example(self, sample: Sample, unconditional: bool) -> Example:
         """The training sequence of one item."""
-        v, codes = self.vocabulary, sample.ids
-        if v.media[0].modality == "audio":
+        v, codes = self.vocabulary, sample.data
+        if self.continuous:
+            codes = np.asarray(codes, dtype=np.float32)
+        elif v.media[0].modality == "audio":
             codes = codes[: self.codebooks]
         elif codes.ndim == 3:
             codes = codes[..., : self.codebooks]
@@ -238,6 +251,9 @@ class TokenSequences:
         length = self.block + 1
         ids = np.full((len(examples), length), self.vocabulary["<pad>"], dtype=np.int64)
         mask = np.zeros((len(examples), length), dtype=bool)
+        dim = self.vocabulary.media[0].latent_dim
+        values = np.zeros((len(examples), length, dim), dtype=np.float32) if self.continuous else None
+        placeholder = self.vocabulary.latent_tokens()[0] if self.continuous else -1
         for row, (example, item) in enumerate(zip(examples, items, strict=True)):
             if len(example.ids) > length:
                 raise DataConfigError(
@@ -246,8 +262,15 @@ class TokenSequences:
                 )
             ids[row, : len(example.ids)] = example.ids
             mask[row, : len(example.ids)] = example.loss_mask
+            if values is not None and example.latents is not None:
+                values[row, : len(example.ids)][example.ids == self.vocabulary.latent_tokens()[0]] = (
+                    example.latents
+                )
         tensor = torch.from_numpy(ids)
-        return Batch(tensor[:, :-1], tensor[:, 1:], torch.from_numpy(mask[:, 1:]))
+        latents = None
+        if values is not None:
+            latents = Latents(torch.from_numpy(values), tensor == placeholder)
+        return Batch(tensor[:, :-1], tensor[:, 1:], torch.from_numpy(mask[:, 1:]), latents)
 
     def _train_item(self, index: int) -> tuple[int, bool]:
         """The item at position ``index`` of the endless training stream, and whether its

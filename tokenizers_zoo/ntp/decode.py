@@ -15,7 +15,7 @@ import torch
 
 from tokenizers_zoo.datasets.build import checkpoint_hash
 from tokenizers_zoo.errors import InvalidTokensError
-from tokenizers_zoo.ntp.sequence import find_spans, parse_image
+from tokenizers_zoo.ntp.sequence import find_spans, latent_grid, parse_image
 from tokenizers_zoo.ntp.vocabulary import Vocabulary, VocabularyMismatchError
 
 
@@ -34,20 +34,27 @@ def media_tokenizer(vocab: Vocabulary, modality: str) -> Any:
     return tok
 
 
-def sequence_images(vocab: Vocabulary, ids: np.ndarray, tok: Any = None) -> list[np.ndarray]:
-    """Every image span of one sequence, decoded to uint8 ``(H, W, 3)`` pixels."""
+def grid_image(tok: Any, grid: np.ndarray) -> np.ndarray:
+    """One image's ids or latents (the tokenizer's layout) as uint8 ``(H, W, 3)`` pixels."""
     from tokenizers_zoo.media.files import media_arrays
 
+    return media_arrays("image", tok.decode(torch.from_numpy(grid)[None]))[0]
+
+
+def sequence_images(vocab: Vocabulary, ids: np.ndarray, tok: Any = None) -> list[np.ndarray]:
+    """Every image span of one sequence, decoded to uint8 ``(H, W, 3)`` pixels."""
     spans = [(start, end) for modality, start, end in find_spans(vocab, ids) if modality == "image"]
     if spans:
         tok = tok or media_tokenizer(vocab, "image")
-    grids = [parse_image(vocab, ids[start:end]) for start, end in spans]
-    return [media_arrays("image", tok.decode(torch.from_numpy(grid)[None]))[0] for grid in grids]
+    return [grid_image(tok, parse_image(vocab, ids[start:end])) for start, end in spans]
 
 
 def decode_images(vocab: Vocabulary, sequences: list[np.ndarray], tok: Any = None) -> list[np.ndarray]:
-    """The first image of each sequence as uint8 ``(H, W, 3)`` pixels."""
+    """The first image of each sequence as uint8 ``(H, W, 3)`` pixels; for a continuous
+    image medium, ``sequences`` are the ``(h, w, dim)`` latents ``sample.sample_images`` gives."""
     tok = tok or media_tokenizer(vocab, "image")
+    if vocab.codes("image").latent_dim:
+        return [grid_image(tok, latent_grid(vocab, grid)) for grid in sequences]
     images = []
     for ids in sequences:
         found = sequence_images(vocab, ids, tok)

@@ -14,17 +14,25 @@ Two options change what a position sees:
   the pairs: ids of an image grid get their grid cell, everything else its index twice.
 - ``blocks`` (VAR's next-scale prediction): a block number per position; a position then
   sees every position of an earlier block and all of its own block, not just those before it.
+
+Continuous tokens (``latent``, a ``heads.LatentConfig``): a latent vector's position holds a
+placeholder id whose embedding gets the vector, projected by a linear layer, added; the
+state before it feeds the continuous head (``heads.py``: MSE regression or MAR's diffusion
+MLP) instead of the cross-entropy, and the loss is the cross-entropy of the discrete targets
+plus ``latent.weight`` times the head's.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from tokenizers_zoo.ntp.heads import LatentConfig, make_head
 
 ROPES = ("1d", "2d")
 
@@ -44,6 +52,8 @@ class TransformerConfig:
     #: "1d": one position per id; "2d": (row, column) pairs (positions.py), half the channels each
     rope: str = "1d"
     tie_embeddings: bool = True
+    #: continuous tokens and their head (None: ids only); a mapping of its fields is taken too
+    latent: LatentConfig | None = None
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_head or (self.d_model // self.n_head) % 2:
@@ -55,10 +65,20 @@ class TransformerConfig:
             raise ValueError(f"2-D RoPE needs a head width that is a multiple of 4, got {width}")
         if min(self.vocab_size, self.n_layer, self.block_size) < 1:
             raise ValueError("vocab_size, n_layer and block_size must be positive")
+        if isinstance(self.latent, dict):
+            object.__setattr__(self, "latent", LatentConfig(**self.latent))
 
     @property
     def hidden(self) -> int:
         return self.d_hidden or 32 * math.ceil(8 * self.d_model / 3 / 32)
+
+
+class Latents(NamedTuple):
+    """The continuous tokens of sequences ``(B, T + 1)`` (inputs and targets together):
+    ``values`` ``(B, T + 1, dim)``, zero where ``present`` ``(B, T + 1)`` is False."""
+
+    values: Tensor
+    present: Tensor
 
 
 class RMSNorm(nn.Module):
@@ -210,6 +230,11 @@ class Transformer(nn.Module):
         for name, param in self.named_parameters():
             if name.endswith(("attn.proj.weight", "mlp.down.weight")):
                 nn.init.normal_(param, 0.0, 0.02 / math.sqrt(2 * config.n_layer))
+        if config.latent is not None:  # after the init above: the heads initialize themselves
+            if config.latent.dim < 1:
+                raise ValueError("latent.dim must be set (the trainer takes it from the data)")
+            self.latent_in = nn.Linear(config.latent.dim, config.d_model, bias=False)
+            self.latent_head = make_head(config.d_model, config.latent)
 
     @staticmethod
     def _init(module: nn.Module) -> None:
@@ -231,6 +256,7 @@ class Transformer(nn.Module):
         *,
         positions: Tensor | None = None,
         blocks: Tensor | None = None,
+        latents: Tensor | None = None,
     ) -> Tensor:
         """The last layer's normalized states ``(B, T, d_model)``, what the heads read.
 
@@ -239,7 +265,8 @@ class Transformer(nn.Module):
         hides those from attention: rotary positions are relative, so a row's states are
         those of its unpadded ids. ``positions`` ``(B, T, 2)``: the (row, column) of each id,
         which a ``rope="2d"`` model needs (``positions.grid_positions``). ``blocks``
-        ``(B, positions so far)``: the block-causal mask's block of every position."""
+        ``(B, positions so far)``: the block-causal mask's block of every position.
+        ``latents`` ``(B, T, dim)``: the vector at each latent placeholder, zero elsewhere."""
         start = 0 if cache is None else cache.position
         t = ids.shape[1]
         if start + t > self.config.block_size:
@@ -247,7 +274,10 @@ class Transformer(nn.Module):
         cos, sin = self._rotations(start, t, positions)
         masked = cache is not None or padding is not None or blocks is not None
         mask = attention_mask(t, start, padding, ids.device, blocks) if masked else None
-        x = self.drop(self.embed(ids))
+        x = self.embed(ids)
+        if latents is not None:
+            x = x + self.latent_in((latents * self.config.latent.scale).type_as(x))
+        x = self.drop(x)
         for layer, block in enumerate(self.blocks):
             x = block(x, cos, sin, cache, layer, mask)
         if cache is not None:
@@ -274,13 +304,36 @@ class Transformer(nn.Module):
         *,
         positions: Tensor | None = None,
         blocks: Tensor | None = None,
+        latents: Latents | None = None,
     ) -> Tensor:
         """Mean cross-entropy of predicting ``targets`` (``-100``: not scored), over the
-        positions ``mask`` keeps when given."""
-        logits = self(ids, positions=positions, blocks=blocks)
+        positions ``mask`` keeps when given; with ``latents``, the targets that are latent
+        vectors are scored by the continuous head instead, weighed by ``latent.weight``."""
+        inputs = None if latents is None else latents.values[:, :-1]
+        states = self.hidden(ids, positions=positions, blocks=blocks, latents=inputs)
         if mask is not None:
             targets = targets.masked_fill(~mask, -100)
-        return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=-100)
+        if latents is None:
+            logits = self.head(states).float()
+            return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+        continuous = latents.present[:, 1:] & (targets != -100)
+        targets = targets.masked_fill(continuous, -100)
+        scored = (targets != -100).sum().clamp(min=1)
+        logits = self.head(states).float()
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum")
+        loss = loss / scored
+        if continuous.any():
+            wanted = latents.values[:, 1:][continuous] * self.config.latent.scale
+            loss = loss + self.config.latent.weight * self.latent_head.loss(states[continuous], wanted)
+        return loss
+
+    @torch.no_grad()
+    def sample_latents(self, states: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        """Latent vectors ``(N, dim)`` the continuous head draws after states ``(N, d_model)``,
+        in the data's scale; the other arguments are the head's ``sample``'s (the
+        unconditional stream's states, the guidance scale, the temperature, a generator)."""
+        vectors = self.latent_head.sample(states, *args, **kwargs)
+        return vectors / self.config.latent.scale
 
     def new_cache(self, batch: int, length: int | None = None) -> KVCache:
         param = self.embed.weight

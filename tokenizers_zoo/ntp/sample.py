@@ -6,12 +6,15 @@ streams batched through one cache)."""
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 import torch
 from torch import Tensor
 
 from tokenizers_zoo.errors import InvalidTokensError
 from tokenizers_zoo.ntp.constraints import FormatRule, ImageGrid, allowed_mask
+from tokenizers_zoo.ntp.heads import guide
 from tokenizers_zoo.ntp.model import Transformer
 from tokenizers_zoo.ntp.positions import positions_for
 from tokenizers_zoo.ntp.vocabulary import Vocabulary
@@ -40,13 +43,22 @@ def pick(
     return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
 
 
-def guide(conditional: Tensor, unconditional: Tensor, scale: float) -> Tensor:
-    """Classifier-free guidance: ``u + scale * (c - u)`` (scale 1: the conditional logits)."""
-    return unconditional + scale * (conditional - unconditional)
+class Sampled(NamedTuple):
+    """Sampled sequences ``(B, T)`` and, for a model with continuous tokens, the vector at
+    each of their latent placeholders ``(B, T, dim)`` (zero elsewhere; else ``None``)."""
+
+    ids: Tensor
+    latents: Tensor | None
+
+
+def generate(model: Transformer, prompt: Tensor, max_new_tokens: int, *args: Any, **kwargs: Any) -> Tensor:
+    """``prompt`` ``(B, T)`` followed by up to ``max_new_tokens`` sampled ids: the ids of
+    ``sample_sequences``, which has the other arguments (temperature, top_k, top_p, ...)."""
+    return sample_sequences(model, prompt, max_new_tokens, *args, **kwargs).ids
 
 
 @torch.no_grad()
-def generate(
+def sample_sequences(
     model: Transformer,
     prompt: Tensor,
     max_new_tokens: int,
@@ -61,7 +73,7 @@ def generate(
     unconditional: Tensor | None = None,
     cfg_scale: float = 1.0,
     vocab: Vocabulary | None = None,
-) -> Tensor:
+) -> Sampled:
     """``prompt`` ``(B, T)`` followed by up to ``max_new_tokens`` sampled ids.
 
     ``rules`` (one ``FormatRule`` per row, fed the prompt already) mask the logits to the
@@ -71,7 +83,8 @@ def generate(
     then take the same id. ``padding`` marks the pad ids of left-padded prompts
     (``pad_left``), for every stream: ``(B, T)``, or ``(2B, T)`` with ``unconditional``.
     A ``rope="2d"`` model reads its positions off the ids through ``vocab`` (default: the
-    rules')."""
+    rules'). A model with continuous tokens needs ``rules``: where they allow only a latent
+    placeholder, the continuous head draws the vector (guided like the logits)."""
     total = prompt.shape[1] + max_new_tokens
     if total - 1 > model.config.block_size:  # the last new id is never fed back
         raise ValueError(
@@ -86,34 +99,56 @@ def generate(
     vocab = vocab or (rules[0].vocab if rules else None)
     if model.config.rope == "2d" and vocab is None:
         raise ValueError("a rope='2d' model reads positions off the ids: give vocab (or rules)")
+    latent = model.config.latent
+    if latent is not None and rules is None:
+        raise ValueError("a model with continuous tokens samples with rules (they say where a vector goes)")
+    device = prompt.device
+    placeholders = torch.tensor(vocab.latent_tokens() if latent else (), dtype=torch.long, device=device)
+    latents = None if latent is None else torch.zeros(len(streams), total, latent.dim, device=device)
     was_training = model.training
     model.eval()
     ids = streams
     cache = model.new_cache(len(streams), total) if use_cache else None
 
-    def logits_at(position: int) -> Tensor:
-        """Next-id logits of every row (guided when there is an unconditional stream)."""
+    def states_at(position: int) -> Tensor:
+        """The last position's states of every stream."""
         seen = None if padding is None else padding[:, :position]
         start = 0 if cache is None else cache.position
         positions = positions_for(model.config.rope, vocab, ids[:, :position]) if vocab is not None else None
         new = None if positions is None else positions[:, start:]
-        out = model(ids[:, start:position], cache, seen, positions=new)[:, -1]
+        given = None if latents is None else latents[:, start:position]
+        return model.hidden(ids[:, start:position], cache, seen, positions=new, latents=given)[:, -1]
+
+    def logits_of(states: Tensor) -> Tensor:
+        """Next-id logits of every row (guided when there is an unconditional stream)."""
+        out = model.head(states)
         if unconditional is not None:
             out = guide(out[:batch].float(), out[batch:].float(), cfg_scale)
         if rules is not None:
             out = out.masked_fill(~allowed_mask(rules, out.shape[-1], out.device), float("-inf"))
         return out
 
+    copies = len(streams) // batch
     for _ in range(max_new_tokens):
-        next_ids = pick(logits_at(ids.shape[1]), temperature, top_k, top_p, generator)
+        position = ids.shape[1]
+        states = states_at(position)
+        next_ids = pick(logits_of(states), temperature, top_k, top_p, generator)
+        if latents is not None:
+            vector = torch.isin(next_ids, placeholders)
+            if vector.any():
+                uncond = states[batch:][vector] if unconditional is not None else None
+                drawn = model.sample_latents(
+                    states[:batch][vector], uncond, cfg_scale, temperature, generator
+                )
+                latents[vector.repeat(copies), position] = drawn.float().repeat(copies, 1)
         if rules is not None:
             for rule, token in zip(rules, next_ids.tolist(), strict=True):
                 rule.advance(token)
-        ids = torch.cat([ids, next_ids.repeat(len(streams) // batch)[:, None]], dim=1)
+        ids = torch.cat([ids, next_ids.repeat(copies)[:, None]], dim=1)
         if rules is not None and all(rule.done for rule in rules):
             break
     model.train(was_training)
-    return ids[:batch]
+    return Sampled(ids[:batch], None if latents is None else latents[:batch, : ids.shape[1]])
 
 
 def pad_left(prompts: list[Tensor], pad: int) -> tuple[Tensor, Tensor]:
@@ -142,7 +177,9 @@ def sample_images(
 ) -> list[np.ndarray]:
     """Whole sequences of ``format`` continuing ``prompts`` (``sequence.image_prompt``: each
     ends with an image's resolution token), constrained so each holds one decodable image;
-    with ``unconditional`` prompts (one per prompt), guided by ``cfg_scale``."""
+    with ``unconditional`` prompts (one per prompt), guided by ``cfg_scale``. For a
+    continuous image medium, each image's ``(h, w, dim)`` latents instead of its sequence
+    (``decode.decode_images`` takes either)."""
     rules = [FormatRule(vocab, format).feed(p) for p in prompts]
     grids = {rule.span.grid for rule in rules if isinstance(rule.span, ImageGrid)}
     if len(grids) != 1 or len(rules) != len(prompts) or any(not isinstance(r.span, ImageGrid) for r in rules):
@@ -157,7 +194,7 @@ def sample_images(
             f"block of {model.config.block_size}"
         )
     n = len(prompts)
-    out = generate(
+    out, latents = sample_sequences(
         model,
         ids[:n],
         new,
@@ -170,6 +207,9 @@ def sample_images(
         unconditional=ids[n:] if unconditional else None,
         cfg_scale=cfg_scale,
     )
+    if latents is not None:  # the vectors of the h * w placeholders each row now ends with
+        cells = latents[:, -new:-2].reshape(n, h, w + 1, -1)[:, :, :w]
+        return list(cells.cpu().numpy())
     return [
         row[~pad].numpy()
         for row, pad in zip(out, torch.nn.functional.pad(padding[:n], (0, new)), strict=True)

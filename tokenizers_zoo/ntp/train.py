@@ -100,6 +100,21 @@ def load_ntp_config(path: str | Path, overrides: Sequence[str] = ()) -> NTPTrain
     return cfg
 
 
+def model_config(model: dict[str, Any], vocab: Vocabulary) -> TransformerConfig:
+    """The ``model`` section for ``vocab``: its size and, for continuous media, the latent
+    vectors' width (``model.latent`` sets the head: ``heads.LatentConfig``)."""
+    fields = dict(model)
+    dims = {m.latent_dim for m in vocab.media if m.latent_dim}
+    if dims:
+        latent = dict(fields.get("latent") or {})
+        if latent.get("dim", 0) not in (0, *dims):
+            raise ConfigError(f"model.latent.dim {latent['dim']} is not the data's latent width {dims.pop()}")
+        fields["latent"] = {**latent, "dim": dims.pop()}
+    elif fields.get("latent"):
+        raise ConfigError("model.latent is for continuous tokens; the data holds discrete ids")
+    return TransformerConfig(vocab_size=vocab.size, **fields)
+
+
 def lr_at(step: int, o: NTPOptim) -> float:
     """Linear warm-up, then cosine decay from lr to min_lr at max_steps."""
     if step < o.warmup_steps:
@@ -119,7 +134,9 @@ class Objective(torch.nn.Module):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         positions = positions_for(self.model.config.rope, self.vocab, batch.inputs)
-        return self.model.loss(batch.inputs, batch.targets, batch.mask, positions=positions)
+        return self.model.loss(
+            batch.inputs, batch.targets, batch.mask, positions=positions, latents=batch.latents
+        )
 
 
 @torch.no_grad()
@@ -220,7 +237,7 @@ def _train(cfg: NTPTrainConfig, run_dir: Path, resume: bool, until: int | None, 
     data = open_batches(cfg.data, block, o.batch_size, o.accumulate, cfg.run.seed)
     vocab = data.vocabulary
     torch.manual_seed(cfg.run.seed)
-    model = Transformer(TransformerConfig(vocab_size=vocab.size, **cfg.model))
+    model = Transformer(model_config(cfg.model, vocab))
     objective = Objective(model, vocab)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
@@ -271,17 +288,19 @@ def _train(cfg: NTPTrainConfig, run_dir: Path, resume: bool, until: int | None, 
             if step % cfg.run.eval_every == 0 or step == o.max_steps:
                 val = held_out_loss(objective, held_out)
                 elapsed = time.perf_counter() - started
-                record |= {"val_loss": val, "val_bits_per_token": val / math.log(2)}
+                record["val_loss"] = val
+                if model.config.latent is None:  # a mixed loss with a head's MSE is not in bits
+                    record["val_bits_per_token"] = val / math.log(2)
                 last = {
                     "step": step,
                     "val_loss": val,
                     "ms_per_step": 1000 * elapsed / (step - done_at_start),
                     "tokens_per_s": tokens_per_step * (step - done_at_start) / elapsed,
                 }
+                bits = f" ({val / math.log(2):.3f} bits/token)" if "val_bits_per_token" in record else ""
                 log(
-                    f"step {step}: train loss {loss_sum:.4f}, held-out loss {val:.4f} "
-                    f"({val / math.log(2):.3f} bits/token), {last['ms_per_step']:.1f} ms/step, "
-                    f"{last['tokens_per_s']:.0f} tokens/s"
+                    f"step {step}: train loss {loss_sum:.4f}, held-out loss {val:.4f}{bits}, "
+                    f"{last['ms_per_step']:.1f} ms/step, {last['tokens_per_s']:.0f} tokens/s"
                 )
             records.write(json.dumps(record) + "\n")
             records.flush()
