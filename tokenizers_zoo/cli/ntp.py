@@ -36,11 +36,13 @@ def add_commands(sub: Any) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.ntp.distributed import launched_rank
     from tokenizers_zoo.ntp.train import load_ntp_config, train
 
     cfg = load_ntp_config(args.config, args.overrides)
     last = train(cfg, resume=not args.restart, log=lambda line: print(line, file=sys.stderr))
-    print(json.dumps({"run_dir": cfg.run.dir, **last}))
+    if launched_rank() == 0:  # under torchrun, one summary for the run
+        print(json.dumps({"run_dir": cfg.run.dir, **last}))
     return 0
 
 

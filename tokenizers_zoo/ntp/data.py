@@ -1,7 +1,8 @@
 """What the NTP trainer trains on: fixed-length batches from a text corpus or from a token
 dataset (``tzoo tokenize-dataset``), each with the vocabulary its ids belong to.
 
-Both sources give the same interface: ``next_batch()`` (and a position that advances),
+Both sources give the same interface: ``next_batch()`` (and a position that advances;
+``skip(n)`` advances it past the micro-batches other ranks take),
 ``held_out(n)`` (the same batches at every evaluation), ``state_dict()`` /
 ``load_state_dict()`` (the position, saved in the checkpoint) and ``check_vocabulary``
 (a checkpoint's vocabulary against the one the data needs). A batch is a pure function of
@@ -83,6 +84,7 @@ class Batches(Protocol):
     labels: list[str]  # the class names, by class id
 
     def next_batch(self) -> Batch: ...
+    def skip(self, batches: int) -> None: ...
     def held_out(self, batches: int) -> list[Batch]: ...
     def state_dict(self) -> dict[str, int]: ...
     def load_state_dict(self, state: dict[str, int]) -> None: ...
@@ -124,6 +126,10 @@ class TextWindows:
         )
         self.position += 1
         return Batch(torch.from_numpy(x), torch.from_numpy(y), None)
+
+    def skip(self, batches: int) -> None:
+        """Move past ``batches`` batches (another rank's) without drawing them."""
+        self.position += batches
 
     def held_out(self, batches: int) -> list[Batch]:
         rng = np.random.default_rng([self.seed, 2**31])
@@ -291,6 +297,10 @@ class TokenSequences:
         items = [item for item, _ in chosen]
         examples = [self.example(self.dataset[item], dropped) for item, dropped in chosen]
         return self._collate(examples, items)
+
+    def skip(self, batches: int) -> None:
+        """Move past ``batches`` batches (another rank's) without reading them."""
+        self.position += batches * self.batch
 
     def held_out(self, batches: int) -> list[Batch]:
         items = [int(i) for i in self.val_items[: batches * self.batch]]
