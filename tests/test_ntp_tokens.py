@@ -17,13 +17,13 @@ from PIL import Image
 import tokenizers_zoo as tz
 from tokenizers_zoo.cli import main
 from tokenizers_zoo.datasets import TokenDataset, tokenize_dataset
-from tokenizers_zoo.media.audio import write_wav
+from tokenizers_zoo.media.audio import read_audio, write_wav
 from tokenizers_zoo.ntp import sequence
 from tokenizers_zoo.ntp.constraints import FormatRule
 from tokenizers_zoo.ntp.data import DataConfigError, NTPData, TokenSequences
-from tokenizers_zoo.ntp.decode import media_tokenizer
+from tokenizers_zoo.ntp.decode import audio_codes, media_tokenizer, speech_bandwidth
 from tokenizers_zoo.ntp.model import Transformer, TransformerConfig
-from tokenizers_zoo.ntp.train import load_ntp_config, model_config, train
+from tokenizers_zoo.ntp.train import load_ntp_config, load_vocabulary, model_config, train
 from tokenizers_zoo.ntp.vocabulary import MediaCodes, Vocabulary, VocabularyMismatchError
 
 FAST = {"progress": False, "workers": 0}
@@ -117,18 +117,26 @@ def test_loader_refuses_data_that_does_not_fit(photos: Path, tmp_path: Path) -> 
         _loader(unlabeled)
 
 
-def test_speech_continuation_from_audio_codes(tmp_path: Path) -> None:
-    folder = tmp_path / "audio"
-    folder.mkdir()
-    rng = np.random.default_rng(1)
+def _noise_wav(path: Path, samples: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    path.write_bytes(write_wav(0.3 * rng.standard_normal((1, samples)).astype(np.float32), 16000))
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Codes of audio-rvq-16khz (6 kbps: 12 codebooks) of four short noise recordings."""
+    folder = tmp_path_factory.mktemp("audio")
     for i, n in enumerate([1600, 2400, 1600, 960]):
-        (folder / f"{i}.wav").write_bytes(
-            write_wav(0.3 * rng.standard_normal((1, n)).astype(np.float32), 16000)
-        )
-    tokenize_dataset("audio-rvq-16khz", folder, tmp_path / "rvq", **FAST)
+        _noise_wav(folder / f"{i}.wav", n, i)
+    out = folder.parent / "rvq"
+    tokenize_dataset("audio-rvq-16khz", folder, out, **FAST)
+    return out
+
+
+def test_speech_continuation_from_audio_codes(speech: Path) -> None:
     data = NTPData(
         kind="tokens",
-        path=str(tmp_path / "rvq"),
+        path=str(speech),
         format="speech_continuation",
         codebooks=2,
         audio_layout="delay",
@@ -136,11 +144,85 @@ def test_speech_continuation_from_audio_codes(tmp_path: Path) -> None:
     loader = TokenSequences(data, block=40, batch=3, seed=0)
     v = loader.vocabulary
     assert v.codes("audio").vocab_size == (1024, 1024) and v.resolutions == ()
-    ds = TokenDataset(tmp_path / "rvq")
+    ds = TokenDataset(speech)
     for item in range(len(ds)):
         ids = loader.example(ds[item], False).ids
         assert FormatRule(v, "speech_continuation").feed(ids).done
         np.testing.assert_array_equal(sequence.parse_audio(v, ids[1:-1]), ds[item].ids[:2])
+    # A recording longer than the block trains on its first frames that fit.
+    short = TokenSequences(data, block=20, batch=3, seed=0)
+    longest = max(range(len(ds)), key=lambda i: ds[i].ids.shape[1])
+    ids = short.example(ds[longest], False).ids
+    assert len(ids) <= 21 and ds[longest].ids.shape[1] > 7
+    np.testing.assert_array_equal(sequence.parse_audio(v, ids[1:-1]), ds[longest].ids[:2, :7])
+
+
+@pytest.mark.parametrize("layout", ["flatten", "delay"])
+def test_speech_continuation_samples_a_wav(speech: Path, tmp_path: Path, layout: str, capsys) -> None:  # noqa: ANN001
+    config = tmp_path / "speech.yaml"
+    config.write_text(
+        "name: tiny-speech\n"
+        f"data: {{kind: tokens, path: {speech}, format: speech_continuation, codebooks: 3, "
+        f"audio_layout: {layout}, coordinate_bins: 0, val_fraction: 0.25}}\n"
+        "model: {n_layer: 2, n_head: 2, d_model: 32, block_size: 48}\n"
+        "optim: {max_steps: 6, warmup_steps: 2, batch_size: 2}\n"
+        f"run: {{dir: {tmp_path / 'run'}, eval_every: 6, eval_batches: 1, checkpoint_every: 6}}\n"
+    )
+    assert main(["train-ntp", "--config", str(config)]) == 0
+    prompt = tmp_path / "prompt.wav"
+    _noise_wav(prompt, 1600, 9)  # 0.1 s: 5 frames of 20 ms
+    out = tmp_path / "more.wav"
+    run = str(tmp_path / "run")
+    capsys.readouterr()
+    argv = [
+        "sample",
+        "--checkpoint",
+        run,
+        "--audio",
+        str(prompt),
+        "--seconds",
+        "0.1",
+        "-n",
+        "2",
+        "-o",
+        str(out),
+    ]
+    assert main(argv) == 0
+    said = capsys.readouterr().out
+    assert "2 continuation(s) of 0.10 s of speech" in said and "3 codebooks at 1.5 kbps" in said
+    for path in (tmp_path / "more_0.wav", tmp_path / "more_1.wav"):
+        samples, rate = read_audio(path.read_bytes())
+        assert rate == 16000 and 1600 < samples.shape[-1] <= 3200
+    tok = tz.load("audio-rvq-16khz")
+    v = load_vocabulary(tmp_path / "run")
+    codes = audio_codes(v, read_audio(prompt.read_bytes())[0], 16000, tok)
+    assert codes.shape == (3, 5)  # the prompt as the data held it: 6 kbps codes, the first 3
+    cases = [
+        (["--audio", str(prompt)], "-o OUT.wav"),
+        (
+            ["--audio", str(prompt), "--class", "1", "-o", str(out)],
+            "--class, --prompt and --cfg do not apply",
+        ),
+        (["--audio", str(prompt), "-o", str(tmp_path / "x.png")], "decode to"),
+        (["--audio", str(tmp_path / "none.wav"), "-o", str(out)], "cannot read"),
+        (
+            ["--audio", str(prompt), "--seconds", "60", "-o", str(out)],
+            "shorten the prompt or the continuation",
+        ),
+    ]
+    for extra, message in cases:
+        assert main(["sample", "--checkpoint", run, *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert err.startswith("tzoo: error:") and message in err and err.count("\n") == 1, err
+
+
+def test_a_speech_model_the_codec_cannot_decode_is_refused(speech: Path) -> None:
+    data = NTPData(kind="tokens", path=str(speech), format="speech_continuation", codebooks=2)
+    vocab = TokenSequences(data, block=40, batch=3, seed=0).vocabulary
+    with pytest.raises(
+        VocabularyMismatchError, match=r"uses 2 codebooks of audio-rvq-16khz, which decodes 3 \(1.5"
+    ):
+        speech_bandwidth(vocab, tz.load("audio-rvq-16khz"))
 
 
 def _config(tmp_path: Path, dataset: Path, run: str, steps: int = 40) -> Path:
@@ -291,6 +373,13 @@ def test_the_photo_config_fits_its_data() -> None:
     assert cfg.model["block_size"] == len(sequence.class_conditional(v, 0, grid).ids) - 1
     params = Transformer(TransformerConfig(vocab_size=v.size, **cfg.model)).num_parameters()
     assert 9e6 < params < 12e6
+
+
+def test_the_speech_config_decodes_at_one_and_a_half_kbps() -> None:
+    cfg = load_ntp_config(Path(__file__).resolve().parent.parent / "configs/ntp/speech-continuation.yaml")
+    tok = tz.load("audio-rvq-16khz")
+    codes = MediaCodes("audio-rvq-16khz", "audio", tok.info.vocab_size[: cfg.data.codebooks])
+    assert speech_bandwidth(Vocabulary(media=(codes,)), tok) == 1.5
 
 
 def test_the_latent_photo_config_fits_its_data() -> None:

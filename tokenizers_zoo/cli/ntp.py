@@ -1,5 +1,6 @@
 """``tzoo train-ntp`` and ``tzoo sample``: train a next-token-prediction model, and sample it
-(text to stdout; images, with classifier-free guidance, decoded to a PNG grid)."""
+(text to stdout; images, with classifier-free guidance, decoded to a PNG grid; speech
+continued from a prompt file, decoded to WAV)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,11 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--class", dest="label", help="class-conditional models: the class, by id or name")
     p.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale (1: none)")
     p.add_argument("--resolution", help="image models: the token grid HxW (default: the model's first)")
-    p.add_argument("-o", "--output", help="image models: OUT.png (a grid of the -n samples)")
+    p.add_argument("--audio", help="speech-continuation models: the prompt, a WAV (or other audio) file")
+    p.add_argument("--seconds", type=float, default=3.0, help="speech models: seconds to continue by")
+    p.add_argument(
+        "-o", "--output", help="image models: OUT.png (a grid of the -n samples); speech models: OUT.wav"
+    )
     p.add_argument("-n", "--num-samples", type=int, default=1)
     p.add_argument("--max-new-tokens", type=int, default=200, help="text models")
     p.add_argument("--temperature", type=float, default=0.8, help="0: greedy")
@@ -56,12 +61,18 @@ def sample_command(args: argparse.Namespace) -> int:
     model, vocab, meta = load_model(args.checkpoint)
     generator = torch.Generator().manual_seed(args.seed)
     fmt = meta.get("format", "text")
+    if args.audio is not None and fmt != "speech_continuation":
+        raise UsageError(f"{args.checkpoint} is a {fmt} model: --audio is for speech-continuation models")
     if fmt in IMAGE_FORMATS:
         return _sample_images(args, model, vocab, meta, generator)
+    if fmt == "speech_continuation":
+        return _sample_speech(args, model, vocab, generator)
     if args.label is not None or args.output is not None or args.cfg != 1.0:
-        raise UsageError(f"{args.checkpoint} is a {fmt} model: --class, --cfg and -o are for image models")
+        raise UsageError(f"{args.checkpoint} is a {fmt} model: --class, --cfg and -o are for media models")
     if fmt != "text":
-        raise UsageError(f"{args.checkpoint} is a {fmt} model; tzoo sample takes text and image models")
+        raise UsageError(
+            f"{args.checkpoint} is a {fmt} model; tzoo sample takes text, image and speech models"
+        )
     return _sample_text(args, model, vocab, generator)
 
 
@@ -135,6 +146,52 @@ def _sample_images(args: argparse.Namespace, model: Any, vocab: Any, meta: dict,
     out.write_bytes(write_image(image_grid(images), decoder_name("image", kind)))
     what = "unconditional" if condition is None else f"{IMAGE_FORMATS[fmt][2:]} {condition!r}"
     print(f"{len(images)} {grid[0]}x{grid[1]}-token images ({what}, cfg {args.cfg}) -> {out}")
+    return 0
+
+
+def _sample_speech(args: argparse.Namespace, model: Any, vocab: Any, generator: Any) -> int:
+    """Continue the --audio prompt: encoded as the training data was, continued under the
+    audio rules, decoded at the bandwidth of the model's codebooks, written prompt first."""
+    import math
+
+    from tokenizers_zoo.cli.codec import MAX_BYTES, item_paths, read_media_file
+    from tokenizers_zoo.cli.common import output_path
+    from tokenizers_zoo.media.files import NO_LIMITS, output_type, render_media
+    from tokenizers_zoo.ntp.decode import audio_codes, decode_one, media_tokenizer, speech_bandwidth
+    from tokenizers_zoo.ntp.sample import sample_speech
+
+    if args.audio is None or args.output is None:
+        raise UsageError(
+            f"{args.checkpoint} is a speech-continuation model: give the prompt with --audio FILE "
+            "and the output with -o OUT.wav"
+        )
+    if args.label is not None or args.prompt is not None or args.cfg != 1.0:
+        raise UsageError(
+            f"{args.checkpoint} is a speech-continuation model: --class, --prompt and --cfg do not apply"
+        )
+    if not 0 < args.seconds < math.inf:
+        raise UsageError(f"--seconds must be a positive number, got {args.seconds}")
+    out = output_path(args.output)
+    kind = output_type("audio", out)
+    tok = media_tokenizer(vocab, "audio")
+    bandwidth = speech_bandwidth(vocab, tok)  # before sampling: an undecodable model costs nothing
+    media = read_media_file(args.audio, tok.name, "audio", MAX_BYTES, NO_LIMITS)
+    prompt = audio_codes(vocab, media.array, media.sample_rate, tok)
+    rate = tok.info.sample_rate / tok.info.temporal_factor
+    frames = max(1, round(args.seconds * rate))
+    codes = sample_speech(
+        model, vocab, prompt, frames, args.num_samples, args.temperature, args.top_k, args.top_p, generator
+    )
+    paths = item_paths(out, len(codes))
+    for path, item in zip(paths, codes, strict=True):
+        path.write_bytes(render_media("audio", decode_one(tok, item), kind, tok.info.sample_rate))
+    longest = max(item.shape[1] for item in codes) - prompt.shape[1]
+    at = f" at {bandwidth:g} kbps" if bandwidth is not None else ""
+    print(
+        f"{len(codes)} continuation(s) of {prompt.shape[1] / rate:.2f} s of speech by up to "
+        f"{longest / rate:.2f} s ({tok.name}, {prompt.shape[0]} codebooks{at}) -> "
+        + ", ".join(map(str, paths))
+    )
     return 0
 
 

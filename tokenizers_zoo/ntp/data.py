@@ -13,7 +13,9 @@ uninterrupted run saw.
 seeded permutation; each epoch visits the training items in its own seeded order; each item
 becomes a sequence of ``data.format`` (``sequence.py``), its class or caption replaced by
 ``<null>`` with probability ``cfg_dropout`` (decided by (seed, epoch, position) alone), then
-padded with ``<pad>`` (not scored) to ``block_size + 1`` ids.
+padded with ``<pad>`` (not scored) to ``block_size + 1`` ids; a recording too long for that
+is cut to its first frames that fit (speech continuation learns from beginnings), any
+other sequence too long is an error that names the block size it needs.
 """
 
 from __future__ import annotations
@@ -251,7 +253,15 @@ class TokenSequences:
         if self.format == "interleaved":
             parts = [sample.caption] if sample.caption else []
             return sequence.interleaved(v, [*parts, Media(v.media[0].modality, codes)])
-        return sequence.speech_continuation(v, codes)
+        return sequence.speech_continuation(v, codes[:, : self._frames_that_fit()])
+
+    def _frames_that_fit(self) -> int:
+        """How many frames of a recording fit a speech sequence of ``block + 1`` ids (``<bos>
+        <boa>`` ... ``<eoa> <eos>``; the delay layout's ``K - 1`` late steps): a longer
+        recording trains on its beginning, as continuation does."""
+        media = self.vocabulary.codes("audio")
+        late = media.num_codebooks - 1 if media.audio_layout == "delay" else 0
+        return max(1, (self.block + 1 - 4) // media.num_codebooks - late)
 
     def _collate(self, examples: list[Example], items: list[int]) -> Batch:
         length = self.block + 1

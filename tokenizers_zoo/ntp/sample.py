@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from tokenizers_zoo.errors import InvalidTokensError
+from tokenizers_zoo.ntp import sequence
 from tokenizers_zoo.ntp.constraints import FormatRule, ImageGrid, allowed_mask
 from tokenizers_zoo.ntp.heads import guide
 from tokenizers_zoo.ntp.model import Transformer
@@ -214,3 +215,37 @@ def sample_images(
         row[~pad].numpy()
         for row, pad in zip(out, torch.nn.functional.pad(padding[:n], (0, new)), strict=True)
     ]
+
+
+def sample_speech(
+    model: Transformer,
+    vocab: Vocabulary,
+    prompt: np.ndarray,
+    frames: int,
+    n: int = 1,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> list[np.ndarray]:
+    """``n`` continuations of a speech prompt's ``(K, F)`` codes by up to ``frames`` frames
+    (the model may end the span sooner), constrained to the audio rules (each codebook's
+    range at its stage): ``(K, F + new frames)`` codes each, the prompt's first."""
+    prompt_ids = sequence.speech_prompt(vocab, prompt)
+    total = prompt.shape[1] + frames
+    rules = [FormatRule(vocab, "speech_continuation", audio_frames=total).feed(prompt_ids) for _ in range(n)]
+    media = vocab.codes("audio")
+    late = media.num_codebooks - 1 if media.audio_layout == "delay" else 0
+    new = (total + late) * media.num_codebooks - (len(prompt_ids) - 2) + 2  # the rest, <eoa> <eos>
+    if len(prompt_ids) + new - 1 > model.config.block_size:
+        raise InvalidTokensError(
+            f"a prompt of {prompt.shape[1]} frames and {frames} more are {len(prompt_ids) + new} ids, "
+            f"over the model's block of {model.config.block_size} + 1: shorten the prompt or the continuation"
+        )
+    ids = torch.from_numpy(prompt_ids)[None].repeat(n, 1)
+    out = generate(model, ids, new, temperature, top_k, top_p, generator=generator, rules=rules)
+    codes = []
+    for row in out.numpy():
+        (_, start, end), *_ = [span for span in sequence.find_spans(vocab, row) if span[0] == "audio"]
+        codes.append(sequence.parse_audio(vocab, row[start:end]))
+    return codes

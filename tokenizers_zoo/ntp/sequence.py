@@ -238,6 +238,15 @@ def image_prompt(vocab: Vocabulary, condition: int | str | None, grid: tuple[int
     return _ids([vocab["<bos>"]], head, [vocab["<boi>"], vocab.resolution_token(grid)])
 
 
+def speech_prompt(vocab: Vocabulary, codes: np.ndarray) -> np.ndarray:
+    """The start of a speech-continuation sequence from a prompt's ``(K, frames)`` codes:
+    ``<bos> <boa>`` and the prompt's steps. In the delay layout these hold codebook 0 up to
+    the last frame and codebook ``k`` up to ``k`` frames before it; the model continues
+    from there, drawing those late codes anew."""
+    body, step = audio_frames(vocab, codes)
+    return _ids([vocab["<bos>"], vocab["<boa>"]], body[step < np.asarray(codes).shape[1]])
+
+
 # -- reading spans back ------------------------------------------------------------------
 def find_spans(vocab: Vocabulary, ids: Sequence[int]) -> list[tuple[str, int, int]]:
     """``(modality, start, end)`` of every whole media span in ``ids`` (``ids[start]`` is
