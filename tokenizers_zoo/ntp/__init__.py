@@ -5,5 +5,7 @@ batches from a text corpus or a token dataset), ``model.py`` (a decoder-only tra
 with a KV cache), ``positions.py`` (the (row, column) of each id, for 2-D RoPE),
 ``heads.py`` (regression and diffusion heads for continuous tokens), ``text.py`` (text
 vocabularies and corpora), ``train.py`` (the trainer), ``sample.py`` (sampling,
-classifier-free guidance), ``decode.py`` (sequences back to media) and ``router.py`` (task
-tokens to experts)."""
+classifier-free guidance), ``decode.py`` (sequences back to media), ``generate.py`` (a
+checkpoint and a prompt to texts, images or audio: what ``tzoo sample`` and the service
+run), ``distributed.py`` (the trainer under torchrun) and ``router.py`` (task tokens to
+experts)."""

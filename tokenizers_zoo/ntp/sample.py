@@ -92,8 +92,11 @@ def sample_sequences(
             f"prompt + new tokens = {total}, over the model's block_size {model.config.block_size} + 1"
         )
     batch = prompt.shape[0]
+    device = model.embed.weight.device
     streams = prompt if unconditional is None else torch.cat([prompt, unconditional])
+    streams = streams.to(device)
     if padding is not None:
+        padding = padding.to(device)
         if padding.shape != streams.shape:
             raise ValueError(f"padding is {tuple(padding.shape)}; the streams are {tuple(streams.shape)}")
         padding = torch.cat([padding, padding.new_zeros(len(streams), max_new_tokens)], 1)
@@ -103,7 +106,6 @@ def sample_sequences(
     latent = model.config.latent
     if latent is not None and rules is None:
         raise ValueError("a model with continuous tokens samples with rules (they say where a vector goes)")
-    device = prompt.device
     placeholders = torch.tensor(vocab.latent_tokens() if latent else (), dtype=torch.long, device=device)
     latents = None if latent is None else torch.zeros(len(streams), total, latent.dim, device=device)
     was_training = model.training
@@ -213,7 +215,7 @@ def sample_images(
         return list(cells.cpu().numpy())
     return [
         row[~pad].numpy()
-        for row, pad in zip(out, torch.nn.functional.pad(padding[:n], (0, new)), strict=True)
+        for row, pad in zip(out.cpu(), torch.nn.functional.pad(padding[:n], (0, new)), strict=True)
     ]
 
 
@@ -245,7 +247,7 @@ def sample_speech(
     ids = torch.from_numpy(prompt_ids)[None].repeat(n, 1)
     out = generate(model, ids, new, temperature, top_k, top_p, generator=generator, rules=rules)
     codes = []
-    for row in out.numpy():
+    for row in out.cpu().numpy():
         (_, start, end), *_ = [span for span in sequence.find_spans(vocab, row) if span[0] == "audio"]
         codes.append(sequence.parse_audio(vocab, row[start:end]))
     return codes
