@@ -19,10 +19,11 @@ from tokenizers_zoo.service.deadlines import ClientDisconnectedError
 from tokenizers_zoo.service.dependencies import ServiceState, require_api_key
 from tokenizers_zoo.service.limits import BodySizeLimitMiddleware, BodyTimeoutMiddleware
 from tokenizers_zoo.service.metrics import RequestMetricsMiddleware, ServiceMetrics
+from tokenizers_zoo.service.models import ModelPool
 from tokenizers_zoo.service.openapi import install_openapi
 from tokenizers_zoo.service.pool import Loader, TokenizerPool
 from tokenizers_zoo.service.problems import install_problem_handlers
-from tokenizers_zoo.service.routers import decode, encode, health, tokenizers
+from tokenizers_zoo.service.routers import decode, encode, generate, health, tokenizers
 from tokenizers_zoo.service.settings import ServiceSettings
 
 DESCRIPTION = """Media <-> tokens over HTTP for next-token-prediction models.
@@ -30,7 +31,9 @@ DESCRIPTION = """Media <-> tokens over HTTP for next-token-prediction models.
 Encode: POST the media (image/png, audio/wav, ...) to `/v1/tokenizers/{name}/encode`;
 get JSON (`Accept: application/json`) or `.npy` (`Accept: application/x-npy`, metadata in
 `X-Tzoo-*` headers). Decode: POST what encode returned to `/v1/tokenizers/{name}/decode`.
-Requests are batched dynamically per tokenizer. Errors are `application/problem+json`.
+Requests are batched dynamically per tokenizer. Generate: POST a prompt (JSON) to
+`/v1/models/{name}/generate` of a trained NTP model (`tzoo serve --ntp-checkpoint DIR`);
+get a PNG grid, a WAV or JSON texts. Errors are `application/problem+json`.
 """
 
 log = logging.getLogger("tokenizers_zoo.service")
@@ -44,17 +47,20 @@ def create_app(settings: ServiceSettings | None = None, loader: Loader | None = 
     settings = settings or ServiceSettings.from_env()
     metrics = ServiceMetrics()
     pool = TokenizerPool(settings, metrics, loader)
+    models = ModelPool(settings, metrics, pool.budget)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool.start()
+        models.start()
         yield
-        await pool.close()  # uvicorn has let in-flight requests finish by now
+        await models.close()  # uvicorn has let in-flight requests finish by now
+        await pool.close()
 
     from tokenizers_zoo import __version__
 
     app = FastAPI(title="tokenizers-zoo", version=__version__, description=DESCRIPTION, lifespan=lifespan)
-    app.state.service = ServiceState(settings, metrics, pool)
+    app.state.service = ServiceState(settings, metrics, pool, models)
     install_problem_handlers(app)
     install_openapi(app, settings)
 
@@ -73,7 +79,7 @@ def create_app(settings: ServiceSettings | None = None, loader: Loader | None = 
         app.add_exception_handler(gone, on_disconnect)
     app.include_router(health.router)
     protected = [Depends(require_api_key)]
-    for router in (tokenizers.router, encode.router, decode.router):
+    for router in (tokenizers.router, encode.router, decode.router, generate.router):
         app.include_router(router, dependencies=protected)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.body_timeout)

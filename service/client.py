@@ -10,6 +10,7 @@ exponential backoff (honouring ``Retry-After``); every other error raises a
     with Client("http://127.0.0.1:8000") as client:
         tokens = client.encode("image-fsq-f8-4k", "cat.png")  # EncodedTokens, numpy data
         png = client.decode("image-fsq-f8-4k", tokens)        # bytes
+        grid = client.generate("photos-class-cond", label=0, n=4, cfg=2.0)  # PNG bytes
 """
 
 from __future__ import annotations
@@ -221,6 +222,22 @@ def _json(response: httpx.Response) -> Any:
     return response.json()
 
 
+def _generated(response: httpx.Response) -> bytes | list[str]:
+    """A text model's texts, or the media file's bytes."""
+    if response.headers.get("content-type", "").startswith(JSON):
+        return list(response.json()["texts"])
+    return response.content
+
+
+def _generate_call(
+    name: str, label: int | str | None, media_type: str | None, fields: dict[str, Any]
+) -> _Call[bytes | list[str]]:
+    prompt = {"class": label, **fields}
+    body = json.dumps({key: value for key, value in prompt.items() if value is not None}).encode()
+    headers = {"Content-Type": JSON, "Accept": media_type or "*/*"}
+    return _Call("POST", f"/v1/models/{name}/generate", _generated, content=body, headers=headers)
+
+
 def unreachable(url: str, exc: httpx.HTTPError, timeout: float) -> ServiceUnreachableError:
     """One sentence for a request that got no answer, saying what to check."""
     if isinstance(exc, httpx.TimeoutException):
@@ -274,6 +291,10 @@ class _ClientBase:
     @staticmethod
     def _info_call(name: str) -> _Call[dict[str, Any]]:
         return _Call("GET", f"/v1/tokenizers/{name}", _json)
+
+    @staticmethod
+    def _models_call() -> _Call[list[dict[str, Any]]]:
+        return _Call("GET", "/v1/models", _json)
 
 
 class Client(_ClientBase):
@@ -346,6 +367,20 @@ class Client(_ClientBase):
         """File bytes (PNG / WAV unless ``media_type`` says otherwise), a PIL image
         (``output="pil"``) or an array (``output="numpy"``: uint8 ``(H, W, 3)`` or float ``(C, T)``)."""
         return self._send(_decode_call(name, tokens, self.transport, output, media_type))
+
+    def models(self) -> list[dict[str, Any]]:
+        """The NTP models the service generates with (``tzoo serve --ntp-checkpoint``)."""
+        return self._send(self._models_call())
+
+    def generate(
+        self, name: str, *, label: int | str | None = None, media_type: str | None = None, **prompt: Any
+    ) -> bytes | list[str]:
+        """What model ``name`` makes of a prompt: the PNG grid of its images or its WAV (bytes,
+        ``media_type`` for another image type), or a text model's texts. ``label`` is the
+        class (an id or a name); the other keywords are the prompt's fields: ``caption``,
+        ``text``, ``n``, ``cfg``, ``temperature``, ``top_k``, ``top_p``, ``seed``,
+        ``resolution`` ("16x16"), ``max_new_tokens``, ``seconds``."""
+        return self._send(_generate_call(name, label, media_type, prompt))
 
     def encode_many(
         self, name: str, items: Iterable[Any], concurrency: int = 4, **kw: Any
@@ -425,6 +460,14 @@ class AsyncClient(_ClientBase):
         media_type: str | None = None,
     ) -> Any:
         return await self._send(_decode_call(name, tokens, self.transport, output, media_type))
+
+    async def models(self) -> list[dict[str, Any]]:
+        return await self._send(self._models_call())
+
+    async def generate(
+        self, name: str, *, label: int | str | None = None, media_type: str | None = None, **prompt: Any
+    ) -> bytes | list[str]:
+        return await self._send(_generate_call(name, label, media_type, prompt))
 
     async def encode_many(
         self, name: str, items: Iterable[Any], concurrency: int = 8, **kw: Any

@@ -1,4 +1,5 @@
-"""What routes get injected: the service state, the API-key check, the served tokenizer.
+"""What routes get injected: the service state, the API-key check, the served tokenizer or
+NTP model.
 
 All are ``async def``: FastAPI runs plain ``def`` dependencies on its thread pool, a
 thread hop per dependency per request for work that takes microseconds."""
@@ -14,6 +15,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from tokenizers_zoo.service.engine import ServedTokenizer
 from tokenizers_zoo.service.metrics import ServiceMetrics
+from tokenizers_zoo.service.models import ModelPool, ServedModel
 from tokenizers_zoo.service.pool import TokenizerPool
 from tokenizers_zoo.service.problems import UNAUTHORIZED, ProblemError
 from tokenizers_zoo.service.settings import ServiceSettings
@@ -24,6 +26,7 @@ class ServiceState:
     settings: ServiceSettings
     metrics: ServiceMetrics
     pool: TokenizerPool
+    models: ModelPool
 
 
 async def get_state(request: Request) -> ServiceState:
@@ -64,3 +67,12 @@ async def get_tokenizer(
 
 
 Served = Annotated[ServedTokenizer, Depends(get_tokenizer)]
+
+
+async def get_model(
+    state: State, name: Annotated[str, Path(description="a served NTP model")]
+) -> ServedModel:
+    return state.models.get(name)
+
+
+Model = Annotated[ServedModel, Depends(get_model)]

@@ -4,8 +4,10 @@ FastAPI derives most of the document from the routes. This adds what it cannot s
 takes out what does not happen, so generated clients and fuzzers build requests the
 service takes and expect the answers it gives:
 
-- the schemas that raw-body routes reference by hand (``BatchEncodeRequest``);
-- this service's limit on items per batch (``maxItems``, for JSON and multipart alike);
+- the schemas that raw-body routes reference by hand (``BatchEncodeRequest``,
+  ``GenerateRequest``, ``GenerateTextResponse``);
+- this service's limit on items per batch (``maxItems``, for JSON and multipart alike) and
+  on samples per generate request (``n``'s ``maximum``), and on seconds of audio;
 - security only when API keys are configured (and then the 401 answers), none otherwise;
 - no FastAPI ``422 HTTPValidationError`` answers: a query parameter that fails validation
   is a 400 ``bad-parameter`` problem here.
@@ -21,12 +23,12 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from tokenizers_zoo.service.routers.encode import BATCH_PATH, MULTIPART
-from tokenizers_zoo.service.schemas import BatchEncodeRequest
+from tokenizers_zoo.service.schemas import BatchEncodeRequest, GenerateRequest, GenerateTextResponse
 from tokenizers_zoo.service.settings import ServiceSettings
 
 REF = "#/components/schemas/"
 #: Models that routes reference only from ``openapi_extra`` (raw bodies FastAPI never parses).
-REFERENCED_MODELS: tuple[type[BaseModel], ...] = (BatchEncodeRequest,)
+REFERENCED_MODELS: tuple[type[BaseModel], ...] = (BatchEncodeRequest, GenerateRequest, GenerateTextResponse)
 _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 
 
@@ -55,6 +57,9 @@ def openapi_document(app: FastAPI, settings: ServiceSettings) -> dict[str, Any]:
     if not settings.api_keys:
         components.pop("securitySchemes", None)
     _batch_limit(document, settings.max_batch_items)
+    generate = schemas[GenerateRequest.__name__]["properties"]
+    generate["n"]["maximum"] = settings.max_batch_items
+    generate["seconds"]["maximum"] = settings.max_audio_seconds
     return document
 
 

@@ -2,7 +2,8 @@
 
 Weights load in the background after start-up, so ``/healthz`` answers at once and
 ``/readyz`` says 503 until every tokenizer is loaded (or says which one failed):
-orchestrators then route traffic only to replicas that can serve it.
+orchestrators then route traffic only to replicas that can serve it. ``BackgroundPool``
+is that lifecycle, shared with the NTP models' pool (``models.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -56,34 +58,23 @@ def _default_loader(name: str, device: str, weights: Path | None) -> Tokenizer:
     return tz.load(name, device=device, weights=weights)
 
 
-class TokenizerPool:
-    def __init__(
-        self, settings: ServiceSettings, metrics: ServiceMetrics, loader: Loader | None = None
-    ) -> None:
-        self.settings = settings
-        self.metrics = metrics
-        self.names = served_names(settings)
-        self.states: dict[str, str] = dict.fromkeys(self.names, LOADING)
-        self.errors: dict[str, str] = {}
-        self.engines: dict[str, ServedTokenizer] = {}
-        budget_mib = settings.max_memory_mib or default_budget_mib(settings.workers)
-        #: Shared by every served tokenizer of this process.
-        self.budget = MemoryBudget(budget_mib * MIB, max_waiting=settings.max_queue)
-        metrics.memory_reserved.set_function(lambda: self.budget.reserved)
-        self.closing = False
-        self._loader = loader or _default_loader
-        self._task: asyncio.Task[None] | None = None
+class BackgroundPool:
+    """What the tokenizer and model pools share: engines loaded one after another in the
+    background (``_load_all``), each name's state (loading, ready, failed, skipped) and why
+    it failed, and the 503 of a name that is not served yet or will not be."""
 
-    @property
-    def ready(self) -> bool:
-        settled = all(state in (READY, SKIPPED) for state in self.states.values())
-        return settled and bool(self.engines) and not self.closing
+    def __init__(self, names: list[str]) -> None:
+        self.states: dict[str, str] = dict.fromkeys(names, LOADING)
+        self.errors: dict[str, str] = {}
+        self.engines: dict[str, Any] = {}
+        self.closing = False
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._load_all())
 
     async def close(self) -> None:
-        """Stop loading, then let every tokenizer finish what is queued."""
+        """Stop loading, then let every engine finish what is queued."""
         self.closing = True
         if self._task is not None:
             self._task.cancel()
@@ -96,10 +87,9 @@ class TokenizerPool:
         states = self.states.values()
         return LOADING in states and FAILED not in states and not self.closing
 
-    def get(self, name: str) -> ServedTokenizer:
-        """The served tokenizer ``name``: 503 while it loads (with ``Retry-After``) or when
-        it failed to load (without: that does not clear), 404 when this service does not
-        serve it (skipped ones say why)."""
+    def _engine(self, name: str) -> Any:
+        """The engine ``name``; 503 while it loads (with ``Retry-After``) or when it failed to
+        load (without: that does not clear); ``None`` for a name not served."""
         engine = self.engines.get(name)
         if engine is not None:
             return engine
@@ -108,6 +98,43 @@ class TokenizerPool:
             raise ProblemError(NOT_READY, f"{name} is still loading", {"Retry-After": "1"})
         if state == FAILED:
             raise ProblemError(NOT_READY, f"{name} failed to load: {self.errors[name]}")
+        return None
+
+    def _failed(self, name: str, exc: Exception, what: str) -> None:
+        self.states[name] = FAILED
+        self.errors[name] = public(f"{type(exc).__name__}: {exc}")
+        log.error("%s %s failed to load", what, name, exc_info=exc)
+
+    async def _load_all(self) -> None:
+        raise NotImplementedError
+
+
+class TokenizerPool(BackgroundPool):
+    def __init__(
+        self, settings: ServiceSettings, metrics: ServiceMetrics, loader: Loader | None = None
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.names = served_names(settings)
+        super().__init__(self.names)
+        budget_mib = settings.max_memory_mib or default_budget_mib(settings.workers)
+        #: Shared by every served tokenizer of this process.
+        self.budget = MemoryBudget(budget_mib * MIB, max_waiting=settings.max_queue)
+        metrics.memory_reserved.set_function(lambda: self.budget.reserved)
+        self._loader = loader or _default_loader
+
+    @property
+    def ready(self) -> bool:
+        settled = all(state in (READY, SKIPPED) for state in self.states.values())
+        return settled and bool(self.engines) and not self.closing
+
+    def get(self, name: str) -> ServedTokenizer:
+        """The served tokenizer ``name``: 503 while it loads or when it failed to load, 404
+        when this service does not serve it (skipped ones say why)."""
+        engine = self._engine(name)
+        if engine is not None:
+            return engine
+        state = self.states.get(name)
         served = ", ".join(self.engines) or "none yet"
         why = f" ({state}: {self.errors[name]})" if name in self.errors else ""
         raise UnknownTokenizerError(f"this service does not serve {name!r}{why}; it serves: {served}")
@@ -135,9 +162,7 @@ class TokenizerPool:
                 log.warning("tokenizer %s not served: %s", name, exc)
                 continue
             except Exception as exc:
-                self.states[name] = FAILED
-                self.errors[name] = public(f"{type(exc).__name__}: {exc}")
-                log.error("tokenizer %s failed to load", name, exc_info=exc)
+                self._failed(name, exc, "tokenizer")
                 continue
             engine = ServedTokenizer(
                 tokenizer,

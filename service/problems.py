@@ -54,6 +54,7 @@ BAD_PARAMETER = ProblemType(400, "bad-parameter", "A query parameter or header i
 UNAUTHORIZED = ProblemType(401, "unauthorized", "Missing or wrong API key")
 NOT_FOUND = ProblemType(404, "not-found", "No such resource")
 UNKNOWN_TOKENIZER = ProblemType(404, "unknown-tokenizer", "This service has no tokenizer of that name")
+UNKNOWN_MODEL = ProblemType(404, "unknown-model", "This service has no model of that name")
 METHOD_NOT_ALLOWED = ProblemType(405, "method-not-allowed", "Method not allowed on this route")
 NOT_ACCEPTABLE = ProblemType(406, "not-acceptable", "No representation matches the Accept header")
 BODY_TIMEOUT = ProblemType(408, "body-timeout", "The request body did not arrive in time")
@@ -61,6 +62,7 @@ TOO_LARGE = ProblemType(413, "too-large", "The body or the media is over a size 
 UNSUPPORTED_MEDIA_TYPE = ProblemType(415, "unsupported-media-type", "The tokenizer cannot take this type")
 INVALID_TOKENS = ProblemType(422, "invalid-tokens", "The tokens cannot be decoded by this tokenizer")
 INVALID_MEDIA = ProblemType(422, "invalid-media", "The media cannot be encoded by this tokenizer")
+INVALID_PROMPT = ProblemType(422, "invalid-prompt", "The prompt does not fit this model")
 OVERLOADED = ProblemType(429, "overloaded", "The queue is full; retry later")
 NOT_READY = ProblemType(503, "not-ready", "The service is not ready")
 TIMEOUT = ProblemType(503, "timeout", "The request timed out in the service")
@@ -73,6 +75,7 @@ ALL_TYPES = (
     UNAUTHORIZED,
     NOT_FOUND,
     UNKNOWN_TOKENIZER,
+    UNKNOWN_MODEL,
     METHOD_NOT_ALLOWED,
     NOT_ACCEPTABLE,
     BODY_TIMEOUT,
@@ -80,6 +83,7 @@ ALL_TYPES = (
     UNSUPPORTED_MEDIA_TYPE,
     INVALID_TOKENS,
     INVALID_MEDIA,
+    INVALID_PROMPT,
     OVERLOADED,
     NOT_READY,
     TIMEOUT,

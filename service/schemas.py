@@ -32,6 +32,8 @@ class Readiness(BaseModel):
     status: Literal["ready", "not-ready"]
     #: name -> loading, ready, failed or skipped.
     tokenizers: dict[str, str]
+    #: NTP model name -> loading, ready or failed.
+    models: dict[str, str] = {}
     errors: dict[str, str] = {}
 
 
@@ -129,3 +131,54 @@ class BatchResult(BaseModel):
 class BatchEncodeResponse(BaseModel):
     tokenizer: str
     results: list[BatchResult]
+
+
+class ModelSummary(BaseModel):
+    """A served NTP model: what it was trained on and what ``generate`` answers with."""
+
+    name: str
+    format: str = Field(description="text, class_conditional, caption_conditional or speech_continuation")
+    returns: list[str] = Field(description="media types generate gives (Accept)")
+    labels: list[str] = Field(description="class names by id (class-conditional models)")
+    resolutions: list[str] = Field(description="token grids it draws, HxW (image models)")
+    vocabulary: str
+
+
+class GenerateRequest(BaseModel):
+    """What to generate (``ntp.generate.Prompt``): ``class`` for class-conditional models (an id
+    or a name), ``caption`` for caption-conditional ones, ``text`` for text models to continue;
+    a speech model generates from nothing. A field the model's format does not take is a 422."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"class": 0, "n": 4, "cfg": 2.0}]},
+    )
+
+    label: int | str | SkipJsonSchema[None] = Field(
+        None, alias="class", description="class id or name", json_schema_extra=_no_default
+    )
+    caption: str | SkipJsonSchema[None] = Field(None, max_length=10_000, json_schema_extra=_no_default)
+    text: str | SkipJsonSchema[None] = Field(None, max_length=10_000, json_schema_extra=_no_default)
+    #: at most ``max_batch_items`` (the OpenAPI document says this service's number)
+    n: int = Field(1, ge=1, description="samples: images in the grid, texts (one WAV: 1)")
+    cfg: float = Field(1.0, ge=0, le=100, description="classifier-free guidance scale (1: none)")
+    temperature: float = Field(0.8, ge=0, le=100, description="0: greedy")
+    top_k: int = Field(0, ge=0, le=1_000_000)
+    top_p: float = Field(1.0, gt=0, le=1)
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    resolution: str | SkipJsonSchema[None] = Field(
+        None,
+        pattern=r"^[1-9][0-9]{0,3}x[1-9][0-9]{0,3}$",
+        description="token grid HxW (image models)",
+        json_schema_extra=_no_default,
+    )
+    max_new_tokens: int = Field(200, ge=1, le=1_000_000, description="text models")
+    seconds: float = Field(3.0, gt=0, le=86_400, description="speech models: seconds to generate")
+
+
+class GenerateTextResponse(BaseModel):
+    """A text model's answer: one continuation per sample, the prompt first."""
+
+    model: str
+    texts: list[str]

@@ -1,6 +1,6 @@
 """``tzoo serve``: run the app under uvicorn.
 
-Names and the device are checked before uvicorn starts, so a typo ends the command
+Names, NTP checkpoint directories and the device are checked before uvicorn starts, so a typo ends the command
 with a one-line error instead of a service that never gets ready. On SIGTERM uvicorn
 stops accepting connections and lets in-flight requests finish (up to the request
 timeout) before the lifespan drains the queues.
@@ -13,6 +13,7 @@ import os
 import uvicorn
 
 from tokenizers_zoo.service.app import create_app
+from tokenizers_zoo.service.models import model_names
 from tokenizers_zoo.service.pool import served_names
 from tokenizers_zoo.service.settings import ServiceSettings
 from tokenizers_zoo.tokenizer import check_device
@@ -20,6 +21,7 @@ from tokenizers_zoo.tokenizer import check_device
 
 def serve(settings: ServiceSettings, log_level: str = "info") -> None:
     served_names(settings)
+    model_names(settings)
     check_device(settings.device)
     options = {
         "host": settings.host,

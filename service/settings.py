@@ -36,6 +36,9 @@ class ServiceSettings:
     torch_threads: int = 0
     #: A directory with one checkpoint directory per tokenizer name (a mounted volume).
     weights_dir: str | None = None
+    #: Run directories of trained NTP models (``tzoo train-ntp``), served by ``generate`` under
+    #: their directory's name.
+    ntp_checkpoints: tuple[str, ...] = ()
     max_batch_size: int = 32
     #: 0: a batch runs as soon as the model is free; under load batches fill while the
     #: previous one runs, so waiting only adds latency unless requests come in bursts.

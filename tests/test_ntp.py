@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from ntp_helpers import CORPUS, tiny_text_config
 
 from tokenizers_zoo.cli import main
 from tokenizers_zoo.ntp.model import Transformer, TransformerConfig
 from tokenizers_zoo.ntp.sample import generate, pick
 from tokenizers_zoo.ntp.text import TextVocabulary
 from tokenizers_zoo.ntp.train import load_ntp_config, train
-
-CORPUS = "the quick brown fox jumps over the lazy dog; " * 60
 
 
 def _tiny(vocab: int = 40, block: int = 48) -> Transformer:
@@ -55,16 +54,9 @@ def test_text_vocabularies_round_trip() -> None:
 
 
 def _config(tmp_path: Path, run: str) -> object:
-    (tmp_path / "corpus.txt").write_text(CORPUS)
-    config = tmp_path / "tiny.yaml"
-    config.write_text(
-        "name: tiny\n"
-        f"data: {{text: {tmp_path / 'corpus.txt'}, vocab: chars}}\n"
-        "model: {n_layer: 2, n_head: 2, d_model: 32, block_size: 32}\n"
-        "optim: {max_steps: 200, warmup_steps: 10, batch_size: 4}\n"
-        f"run: {{dir: {tmp_path / run}, eval_every: 50, eval_batches: 2, checkpoint_every: 50}}\n"
-    )
-    return load_ntp_config(config)
+    optim = "max_steps: 200, warmup_steps: 10, batch_size: 4"
+    runs = f"dir: {tmp_path / run}, eval_every: 50, eval_batches: 2, checkpoint_every: 50"
+    return load_ntp_config(tiny_text_config(tmp_path, optim, runs))
 
 
 def test_resume_gives_the_uninterrupted_runs_log_bit_for_bit(tmp_path: Path) -> None:
@@ -78,6 +70,30 @@ def test_resume_gives_the_uninterrupted_runs_log_bit_for_bit(tmp_path: Path) -> 
     records = [json.loads(line) for line in log_whole.splitlines()]
     assert [r["step"] for r in records] == list(range(1, 201))
     assert records[-1]["val_loss"] < records[49]["val_loss"]  # it learns
+
+
+def test_ema_weights_are_saved_resumed_and_sampled(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from tokenizers_zoo.ntp.train import load_model
+
+    whole = _config(tmp_path, "ema-whole")
+    ema = ["run.ema_decay=0.9", "optim.max_steps=40"]
+    train(load_ntp_config(tmp_path / "tiny.yaml", [*ema, f"run.dir={whole.run.dir}"]), log=lambda line: None)
+    pieces = load_ntp_config(tmp_path / "tiny.yaml", [*ema, f"run.dir={tmp_path / 'ema-pieces'}"])
+    train(pieces, until=20, log=lambda line: None)
+    train(pieces, log=lambda line: None)
+    log = (tmp_path / "ema-whole" / "log.jsonl").read_text()
+    assert (tmp_path / "ema-pieces" / "log.jsonl").read_text() == log  # the EMA resumes too
+    last = json.loads(log.splitlines()[-1])
+    assert last["val_loss_ema"] != last["val_loss"]
+    run = tmp_path / "ema-whole"
+    model, _, meta = load_model(run)
+    assert meta["weights"] == "ema.safetensors"
+    ema_weights, raw = load_file(str(run / "ema.safetensors")), load_file(str(run / "model.safetensors"))
+    assert torch.equal(model.embed.weight, ema_weights["embed.weight"])
+    assert not torch.equal(ema_weights["embed.weight"], raw["embed.weight"])
+    assert load_model(run, ema=False)[2]["weights"] == "model.safetensors"
 
 
 def test_train_and_sample_through_the_cli(tmp_path: Path, capsys) -> None:  # noqa: ANN001

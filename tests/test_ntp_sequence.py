@@ -104,10 +104,11 @@ def test_bpe_text_vocabulary(tmp_path) -> None:  # noqa: ANN001
         with pytest.raises(CorpusError, match="needs the tokenizers package"):
             text_vocabulary(str(tmp_path / "tok.json"))
         return
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel()
+    bpe.decoder = decoders.ByteLevel()  # without it the file decodes to the byte-level 'Ġthe' forms
     bpe.train_from_iterator(["the cat sat on the mat"] * 20, trainers.BpeTrainer(vocab_size=300))
     bpe.save(str(tmp_path / "tok.json"))
     text = text_vocabulary(str(tmp_path / "tok.json"))
@@ -118,9 +119,9 @@ def test_bpe_text_vocabulary(tmp_path) -> None:  # noqa: ANN001
 
 def test_text_and_class_conditional_builders_exact_ids() -> None:
     v = _vocab()
-    ids, mask = sequence.text_only(v, "hi")
+    ids, mask, _ = sequence.text_only(v, "hi")
     assert ids.tolist() == [v["<bos>"], ord("h"), ord("i"), v["<eos>"]] and mask.tolist() == [0, 1, 1, 1]
-    ids, mask = sequence.class_conditional(v, 1, GRID)
+    ids, mask, _ = sequence.class_conditional(v, 1, GRID)
     assert (
         _names(v, ids)
         == (
@@ -129,19 +130,19 @@ def test_text_and_class_conditional_builders_exact_ids() -> None:
         ).split()
     )
     assert mask.tolist() == [0, 0] + [1] * 12  # loss on the media span and <eos> only
-    ids, _ = sequence.class_conditional(v, 1, GRID, unconditional=True)
+    ids, *_ = sequence.class_conditional(v, 1, GRID, unconditional=True)
     assert _names(v, ids)[1] == "<null>"
     np.testing.assert_array_equal(sequence.parse_image(v, ids[2:-1]), GRID)
 
 
 def test_caption_interleaved_and_speech_builders_exact_ids() -> None:
     v = _vocab()
-    ids, mask = sequence.caption_conditional(v, "a", GRID)
+    ids, mask, _ = sequence.caption_conditional(v, "a", GRID)
     assert ids[:4].tolist() == [v["<bos>"], ord("a"), v["<boi>"], v["<res:2x3>"]]
     assert mask.tolist() == [0, 0] + [1] * 12
-    ids, mask = sequence.caption_conditional(v, "a long caption", GRID, unconditional=True)
+    ids, mask, _ = sequence.caption_conditional(v, "a long caption", GRID, unconditional=True)
     assert _names(v, ids)[:3] == ["<bos>", "<null>", "<boi>"] and not mask[:2].any() and mask[2:].all()
-    ids, mask = sequence.interleaved(v, ["x", Media("audio", AUDIO_CODES[:, :1]), "y"])
+    ids, mask, _ = sequence.interleaved(v, ["x", Media("audio", AUDIO_CODES[:, :1]), "y"])
     assert _names(v, ids) == [
         "<bos>",
         "text:'x'",
@@ -153,7 +154,7 @@ def test_caption_interleaved_and_speech_builders_exact_ids() -> None:
         "<eos>",
     ]
     assert mask.tolist() == [0] + [1] * 7
-    ids, mask = sequence.speech_continuation(v, AUDIO_CODES, prompt_frames=1)
+    ids, mask, _ = sequence.speech_continuation(v, AUDIO_CODES, prompt_frames=1)
     assert (
         _names(v, ids)
         == ("<bos> <boa> audio:0:1 audio:1:4 audio:0:2 audio:1:0 audio:0:3 audio:1:1 <eoa> <eos>").split()
@@ -164,7 +165,7 @@ def test_caption_interleaved_and_speech_builders_exact_ids() -> None:
 
 def test_musicgen_delay_pattern() -> None:
     v = _vocab(audio=DELAYED)
-    ids, mask = sequence.speech_continuation(v, AUDIO_CODES)
+    ids, mask, _ = sequence.speech_continuation(v, AUDIO_CODES)
     # Step s holds codebook 0's frame s and codebook 1's frame s - 1; <pad> where there is none.
     assert (
         _names(v, ids[2:-2])
@@ -186,7 +187,7 @@ def test_every_builder_is_accepted_by_its_rule(audio: MediaCodes) -> None:
         ),
         "speech_continuation": sequence.speech_continuation(v, AUDIO_CODES),
     }
-    for fmt, (ids, _) in examples.items():
+    for fmt, (ids, *_) in examples.items():
         rule = FormatRule(v, fmt).feed(ids)
         assert rule.done and rule.allowed() == (range(v["<pad>"], v["<pad>"] + 1),), fmt
     assert (

@@ -5,10 +5,13 @@ it. Examples are bounded so this stays quick."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from ntp_helpers import codes_of, random_checkpoint
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -19,8 +22,10 @@ from schemathesis.checks import (
 from service_helpers import audio_name, image_name, metric, running
 
 from tokenizers_zoo.formats import NPY, accepted_types
+from tokenizers_zoo.ntp.vocabulary import Vocabulary
 from tokenizers_zoo.service.app import create_app
 from tokenizers_zoo.service.routers.encode import BATCH_PATH
+from tokenizers_zoo.service.routers.generate import GENERATE_PATH
 from tokenizers_zoo.service.settings import ServiceSettings
 
 EXAMPLES_PER_OPERATION = 50
@@ -41,9 +46,14 @@ def _binary(ctx: schemathesis.SerializationContext, value: object) -> bytes:
 
 
 @pytest.mark.slow
-def test_no_input_gets_a_5xx_or_an_undocumented_answer() -> None:
+def test_no_input_gets_a_5xx_or_an_undocumented_answer(tmp_path: Path) -> None:
     names = (image_name(), audio_name())
-    app = create_app(ServiceSettings(tokenizers=names, max_body_bytes=1 << 20, max_batch_items=4))
+    vocab = Vocabulary(resolutions=((2, 2),), num_classes=2, media=(codes_of("image-fsq-f8-4k"),))
+    model = random_checkpoint(tmp_path / "photos", vocab, "class_conditional", 16, ["blue", "red"])
+    service = ServiceSettings(
+        tokenizers=names, ntp_checkpoints=(str(model),), max_body_bytes=1 << 20, max_batch_items=4
+    )
+    app = create_app(service)
     with running(app, ready=True) as server:
         raw = httpx.get(f"{server.url}/openapi.json").json()
         # Random names would only ever meet the 404 check: fuzz the served ones (and one unknown).
@@ -51,7 +61,8 @@ def test_no_input_gets_a_5xx_or_an_undocumented_answer() -> None:
             for operation in path.values():
                 for parameter in operation.get("parameters", []):
                     if parameter["in"] == "path" and parameter["name"] == "name":
-                        parameter["schema"] = {"type": "string", "enum": [*names, "no-such-tokenizer"]}
+                        choices = [*names, model.name, "no-such-tokenizer"]
+                        parameter["schema"] = {"type": "string", "enum": choices}
         schema = schemathesis.openapi.from_dict(raw)
         failures: list[str] = []
         operations = [result.ok() for result in schema.get_all_operations()]
@@ -85,4 +96,8 @@ def test_no_input_gets_a_5xx_or_an_undocumented_answer() -> None:
         # The batch route got bodies it could parse (it answers 200 with one result per item).
         batch = metric(server.url, "tzoo_requests_total", method="POST", route=BATCH_PATH, status="200")
         assert batch >= 10, served
+        generated = metric(
+            server.url, "tzoo_requests_total", method="POST", route=GENERATE_PATH, status="200"
+        )
+        assert generated >= 1, served  # some prompts fit the model
         print("\n".join(line for line in served.splitlines() if line.startswith("tzoo_requests_total{")))

@@ -151,7 +151,7 @@ def test_a_resumed_run_logs_each_step_once(tmp_path: Path, monkeypatch) -> None:
     from tokenizers_zoo.training import train as train_module
 
     cfg = load_config(write_config(tmp_path))  # checkpoints at 2, 4, 6; evaluations at 3, 6
-    real_update, calls = train_module._ema_update, []
+    real_update, calls = train_module.update_ema, []
 
     def crash_in_step_6(*args: object) -> None:
         calls.append(1)
@@ -159,7 +159,7 @@ def test_a_resumed_run_logs_each_step_once(tmp_path: Path, monkeypatch) -> None:
             raise RuntimeError("killed")
         real_update(*args)
 
-    monkeypatch.setattr(train_module, "_ema_update", crash_in_step_6)
+    monkeypatch.setattr(train_module, "update_ema", crash_in_step_6)
     with pytest.raises(RuntimeError, match="killed"):
         train(cfg)  # step 5 is logged, the last checkpoint is step 4
     monkeypatch.undo()

@@ -22,23 +22,32 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Readiness, responses=problem_responses(503))
 async def readyz(state: State) -> Readiness:
-    """200 once every served tokenizer is loaded; 503 while loading (with ``Retry-After``),
+    """200 once every served tokenizer and NTP model is loaded; 503 while loading (with ``Retry-After``),
     after a failed load (``errors`` says which and why; no ``Retry-After``: it does not
     clear) and while shutting down."""
-    pool = state.pool
-    if not pool.ready:
-        failed = {name: why for name, why in pool.errors.items() if pool.states[name] == FAILED}
-        if pool.closing:
+    pool, models = state.pool, state.models
+    states, errors = {**pool.states, **models.states}, {**pool.errors, **models.errors}
+    if not (pool.ready and models.ready):
+        failed = {name: why for name, why in errors.items() if states[name] == FAILED}
+        closing = pool.closing or models.closing
+        if closing:
             why = "shutting down"
         elif failed:
             why = "failed to load: " + "; ".join(f"{name}: {reason}" for name, reason in failed.items())
-        elif pool.loading:
-            why = "loading: " + ", ".join(name for name, s in pool.states.items() if s == LOADING)
+        elif LOADING in states.values():
+            why = "loading: " + ", ".join(name for name, s in states.items() if s == LOADING)
         else:
             why = "no tokenizer could be loaded (every one was skipped)"
-        headers = {"Retry-After": "1"} if pool.loading else {}
-        raise ProblemError(NOT_READY, why, headers, tokenizers=dict(pool.states), errors=dict(pool.errors))
-    return Readiness(status="ready", tokenizers=dict(pool.states), errors=dict(pool.errors))
+        waiting = LOADING in states.values() and not failed and not closing  # waiting can clear it
+        raise ProblemError(
+            NOT_READY,
+            why,
+            {"Retry-After": "1"} if waiting else {},
+            tokenizers=dict(pool.states),
+            models=dict(models.states),
+            errors=errors,
+        )
+    return Readiness(status="ready", tokenizers=dict(pool.states), models=dict(models.states), errors=errors)
 
 
 @router.get(

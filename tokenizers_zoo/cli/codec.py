@@ -67,34 +67,44 @@ def encode_options(args: argparse.Namespace) -> dict[str, Any]:
     return {} if args.bandwidth is None else {"bandwidth": args.bandwidth}
 
 
+def read_media_file(
+    path: str, tokenizer: str, modality: str, max_bytes: int, limits: Any, sample_rate: int | None = None
+) -> Any:
+    """A local media file as the tokenizer named takes it (``media.files.Media``), read by
+    the decoder its name's type chooses; errors name the file."""
+    from tokenizers_zoo.errors import TokenizersZooError, UnsupportedMediaTypeError
+    from tokenizers_zoo.formats import accepted_types, guess_media_type, suffixes
+    from tokenizers_zoo.media.files import read_media
+
+    body = read_input(path, max_bytes)
+    kind = guess_media_type(path)
+    if kind not in accepted_types(modality):
+        what = f"is {kind}" if kind else "has a name of no media type tzoo knows"
+        raise UnsupportedMediaTypeError(
+            f"{path} {what}; {tokenizer} encodes {modality} files "
+            f"({', '.join(sorted(suffixes(modality)))}) or .npy arrays"
+        )
+    try:
+        return read_media(modality, kind, body, limits, sample_rate)
+    except TokenizersZooError as exc:  # name the file: the readers only see bytes
+        raise type(exc)(f"{path}: {exc}") from None
+
+
 def encode_command(args: argparse.Namespace) -> int:
     import math
     from dataclasses import replace
 
     import tokenizers_zoo as tz
-    from tokenizers_zoo.errors import TokenizersZooError, UnsupportedMediaTypeError
-    from tokenizers_zoo.formats import accepted_types, guess_media_type, suffixes
-    from tokenizers_zoo.media.files import NO_LIMITS, read_media
+    from tokenizers_zoo.media.files import NO_LIMITS
     from tokenizers_zoo.wire import save_tokens
 
     out = output_path(args.output)
-    body = read_input(args.file, args.max_bytes)
     tok = tz.load(args.name, weights=args.weights)
-    modality, kind = tok.info.modality, guess_media_type(args.file)
-    if kind not in accepted_types(modality):
-        what = f"is {kind}" if kind else "has a name of no media type tzoo knows"
-        raise UnsupportedMediaTypeError(
-            f"{args.file} {what}; {tok.name} encodes {modality} files "
-            f"({', '.join(sorted(suffixes(modality)))}) or .npy arrays"
-        )
     # A small compressed file can hold hours of audio: decoding stops at the limit.
     limits = replace(
         NO_LIMITS, max_pixels=args.max_pixels, max_audio_seconds=args.max_audio_seconds or math.inf
     )
-    try:
-        media = read_media(modality, kind, body, limits, args.sample_rate)
-    except TokenizersZooError as exc:  # name the file: the readers only see bytes
-        raise type(exc)(f"{args.file}: {exc}") from None
+    media = read_media_file(args.file, tok.name, tok.info.modality, args.max_bytes, limits, args.sample_rate)
     options = encode_options(args)
     if media.fps is not None:  # a video file's own rate, kept for decoding
         options.setdefault("fps", media.fps)

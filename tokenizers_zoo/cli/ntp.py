@@ -1,5 +1,6 @@
 """``tzoo train-ntp`` and ``tzoo sample``: train a next-token-prediction model, and sample it
-(text to stdout; images, with classifier-free guidance, decoded to a PNG grid)."""
+(text to stdout; images, with classifier-free guidance, decoded to a PNG grid; speech
+continued from a prompt file, decoded to WAV)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import sys
 from typing import Any
 
 from tokenizers_zoo.cli.common import UsageError
-from tokenizers_zoo.errors import InvalidTokensError
 
 
 def add_commands(sub: Any) -> None:
@@ -25,7 +25,11 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--class", dest="label", help="class-conditional models: the class, by id or name")
     p.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale (1: none)")
     p.add_argument("--resolution", help="image models: the token grid HxW (default: the model's first)")
-    p.add_argument("-o", "--output", help="image models: OUT.png (a grid of the -n samples)")
+    p.add_argument("--audio", help="speech-continuation models: the prompt, a WAV (or other audio) file")
+    p.add_argument("--seconds", type=float, default=3.0, help="speech models: seconds to continue by")
+    p.add_argument(
+        "-o", "--output", help="image models: OUT.png (a grid of the -n samples); speech models: OUT.wav"
+    )
     p.add_argument("-n", "--num-samples", type=int, default=1)
     p.add_argument("--max-new-tokens", type=int, default=200, help="text models")
     p.add_argument("--temperature", type=float, default=0.8, help="0: greedy")
@@ -36,124 +40,108 @@ def add_commands(sub: Any) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.ntp.distributed import launched_rank
     from tokenizers_zoo.ntp.train import load_ntp_config, train
 
     cfg = load_ntp_config(args.config, args.overrides)
     last = train(cfg, resume=not args.restart, log=lambda line: print(line, file=sys.stderr))
-    print(json.dumps({"run_dir": cfg.run.dir, **last}))
+    if launched_rank() == 0:  # under torchrun, one summary for the run
+        print(json.dumps({"run_dir": cfg.run.dir, **last}))
     return 0
 
 
 def sample_command(args: argparse.Namespace) -> int:
-    import torch
-
-    from tokenizers_zoo.ntp.train import load_model
+    """The flags as a ``generate.Prompt``; what the checkpoint makes goes to stdout (text) or
+    to ``-o`` (a PNG grid of the images, a WAV per speech sample)."""
+    from tokenizers_zoo.ntp.generate import CONDITIONS, Generator, Prompt
 
     if args.num_samples < 1:
         raise UsageError(f"-n must be at least 1, got {args.num_samples}")
-    model, vocab, meta = load_model(args.checkpoint)
-    generator = torch.Generator().manual_seed(args.seed)
-    fmt = meta.get("format", "text")
-    if fmt in IMAGE_FORMATS:
-        return _sample_images(args, model, vocab, meta, generator)
-    if args.label is not None or args.output is not None or args.cfg != 1.0:
-        raise UsageError(f"{args.checkpoint} is a {fmt} model: --class, --cfg and -o are for image models")
-    if fmt != "text":
-        raise UsageError(f"{args.checkpoint} is a {fmt} model; tzoo sample takes text and image models")
-    return _sample_text(args, model, vocab, generator)
-
-
-#: The formats tzoo sample draws images from, and what conditions them.
-IMAGE_FORMATS = {"class_conditional": "--class", "caption_conditional": "--prompt"}
-
-
-def _sample_text(args: argparse.Namespace, model: Any, vocab: Any, generator: Any) -> int:
-    import torch
-
-    from tokenizers_zoo.ntp.sample import generate
-
-    text = "\n" if args.prompt is None else args.prompt
-    prompt = torch.from_numpy(vocab.text.encode(text))[None].repeat(args.num_samples, 1)
-    block = model.config.block_size
-    room = block - prompt.shape[1]
-    if room < 1:
-        raise InvalidTokensError(
-            f"the prompt is {prompt.shape[1]} tokens, the model's whole block is {block}"
+    generator = Generator(args.checkpoint)
+    fmt, modality = generator.format, generator.modality
+    if modality == "text" and (args.label is not None or args.output is not None or args.cfg != 1.0):
+        raise UsageError(f"{args.checkpoint} is a text model: --class, --cfg and -o are for media models")
+    if args.audio is not None and modality != "audio":
+        raise UsageError(f"{args.checkpoint} is a {fmt} model: --audio is for speech-continuation models")
+    if modality == "audio" and (args.audio is None or args.output is None):
+        raise UsageError(
+            f"{args.checkpoint} is a speech-continuation model: give the prompt with --audio FILE "
+            "and the output with -o OUT.wav"
         )
-    if args.max_new_tokens > room:
-        print(
-            f"tzoo: generating {room} tokens: prompt and output fit in the block of {block}", file=sys.stderr
-        )
-    new = min(args.max_new_tokens, room)
-    out = generate(model, prompt, new, args.temperature, args.top_k, args.top_p, generator=generator)
-    for row in out:
-        print(vocab.text.decode(row.tolist()))
-        print("---")
-    return 0
-
-
-def _sample_images(args: argparse.Namespace, model: Any, vocab: Any, meta: dict, generator: Any) -> int:
-    from tokenizers_zoo.cli.common import output_path
-    from tokenizers_zoo.formats import decoder_name
-    from tokenizers_zoo.media.files import output_type
-    from tokenizers_zoo.media.image import write_image
-    from tokenizers_zoo.ntp.decode import decode_images, image_grid, media_tokenizer
-    from tokenizers_zoo.ntp.sample import sample_images
-    from tokenizers_zoo.ntp.sequence import image_prompt
-
-    fmt = meta["format"]
-    if args.output is None:
+    if modality == "image" and args.output is None:
         raise UsageError(f"{args.checkpoint} is an image model: say where the image goes with -o OUT.png")
-    out = output_path(args.output)
-    kind = output_type("image", out)
-    if fmt == "class_conditional" and args.prompt is not None:
-        raise UsageError(f"{args.checkpoint} is class-conditional: give --class, not --prompt")
-    if fmt == "caption_conditional" and args.label is not None:
-        raise UsageError(f"{args.checkpoint} is caption-conditional: give --prompt, not --class")
-    condition = _label(args.label, meta.get("labels") or []) if fmt == "class_conditional" else args.prompt
-    if condition is None and args.cfg != 1.0:
-        raise UsageError(f"--cfg guides towards {IMAGE_FORMATS[fmt]}; give one, or leave --cfg at 1")
-    grid = _grid(args.resolution, vocab.resolutions)
-    tok = media_tokenizer(vocab, "image")  # before sampling: a mismatch costs nothing
-    prompts = [image_prompt(vocab, condition, grid)] * args.num_samples
-    unconditional = [image_prompt(vocab, None, grid)] * args.num_samples if args.cfg != 1.0 else None
-    sequences = sample_images(
-        model,
-        vocab,
-        fmt,
-        prompts,
-        unconditional,
-        args.cfg,
-        args.temperature,
-        args.top_k,
-        args.top_p,
-        generator,
+    out, kind = _output(args.output, modality)
+    text = args.prompt if CONDITIONS.get(fmt) == "text" else None
+    caption = args.prompt if CONDITIONS.get(fmt) == "caption" else None
+    if args.prompt is not None and text is None and caption is None:
+        raise UsageError(f"{args.checkpoint} is a {fmt} model: --prompt is for text and caption models")
+    prompt = Prompt(
+        label=args.label,
+        caption=caption,
+        text=text,
+        audio=_audio(args.audio, generator) if args.audio is not None else None,
+        n=args.num_samples,
+        cfg=args.cfg,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        resolution=_grid(args.resolution),
+        max_new_tokens=args.max_new_tokens,
+        seconds=args.seconds,
     )
-    images = decode_images(vocab, sequences, tok)
-    out.write_bytes(write_image(image_grid(images), decoder_name("image", kind)))
-    what = "unconditional" if condition is None else f"{IMAGE_FORMATS[fmt][2:]} {condition!r}"
-    print(f"{len(images)} {grid[0]}x{grid[1]}-token images ({what}, cfg {args.cfg}) -> {out}")
+    plan = generator.plan(prompt)
+    for note in plan.notes:
+        print(f"tzoo: {note}", file=sys.stderr)
+    made = generator(plan)
+    if modality == "text":
+        for text in made.texts:
+            print(text)
+            print("---")
+        return 0
+    written = _write(made, out, kind)
+    print(f"{made.summary} -> {', '.join(map(str, written))}")
     return 0
 
 
-def _label(value: str | None, names: list[str]) -> int | None:
-    """A class given by id or by name."""
+def _output(path: str | None, modality: str) -> tuple[Any, str | None]:
+    """Where the media go, and their type (by the name), checked before any sampling."""
+    from tokenizers_zoo.cli.common import output_path
+    from tokenizers_zoo.media.files import output_type
+
+    if path is None:
+        return None, None
+    out = output_path(path)
+    return out, output_type(modality, out)
+
+
+def _audio(path: str, generator: Any) -> tuple[Any, int]:
+    """The --audio prompt file's samples and rate."""
+    from tokenizers_zoo.cli.codec import MAX_BYTES, read_media_file
+    from tokenizers_zoo.media.files import NO_LIMITS
+
+    media = read_media_file(path, generator.tokenizer.name, "audio", MAX_BYTES, NO_LIMITS)
+    return media.array, media.sample_rate
+
+
+def _write(made: Any, out: Any, kind: str | None) -> list[Any]:
+    """Images as one grid; audio as one file per sample (``OUT_0.wav``, ... for several)."""
+    from tokenizers_zoo.cli.codec import item_paths
+    from tokenizers_zoo.media.files import render_media
+    from tokenizers_zoo.ntp.decode import image_grid
+
+    if made.modality == "image":
+        out.write_bytes(render_media("image", image_grid(made.media), kind, None))
+        return [out]
+    paths = item_paths(out, len(made.media))
+    for path, item in zip(paths, made.media, strict=True):
+        path.write_bytes(render_media("audio", item, kind, made.sample_rate))
+    return paths
+
+
+def _grid(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
-    if value in names:
-        return names.index(value)
-    try:
-        return int(value)
-    except ValueError:
-        known = ", ".join(names) or "none"
-        raise UsageError(f"--class {value}: not a class id or name (names: {known})") from None
-
-
-def _grid(value: str | None, known: tuple[tuple[int, int], ...]) -> tuple[int, int]:
-    if value is None:
-        if not known:
-            raise UsageError("the model's vocabulary has no resolution tokens")
-        return known[0]
     try:
         h, w = (int(v) for v in value.lower().split("x"))
     except ValueError:

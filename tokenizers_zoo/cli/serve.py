@@ -14,6 +14,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--device", help="cpu (default), cuda, cuda:1, ...")
     p.add_argument("--torch-threads", type=int, help="torch intra-op threads (default: one per core)")
     p.add_argument("--weights-dir", help="a directory with one checkpoint directory per tokenizer name")
+    p.add_argument(
+        "--ntp-checkpoint",
+        action="append",
+        metavar="DIR",
+        help="serve the NTP model train-ntp wrote in DIR at /v1/models/DIRNAME/generate (repeatable)",
+    )
     p.add_argument("--max-batch-size", type=int, help="items per model call (default 32)")
     p.add_argument("--max-wait-ms", type=float, help="longest wait for a batch to fill (default 0)")
     p.add_argument("--max-queue", type=int, help="queued requests per tokenizer before 429 (default 256)")
@@ -41,6 +47,7 @@ def serve_command(args: argparse.Namespace) -> int:
         device=args.device,
         torch_threads=args.torch_threads,
         weights_dir=args.weights_dir,
+        ntp_checkpoints=tuple(args.ntp_checkpoint) if args.ntp_checkpoint else None,
         max_batch_size=args.max_batch_size,
         max_wait_ms=args.max_wait_ms,
         max_queue=args.max_queue,

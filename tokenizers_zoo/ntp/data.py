@@ -1,7 +1,8 @@
 """What the NTP trainer trains on: fixed-length batches from a text corpus or from a token
 dataset (``tzoo tokenize-dataset``), each with the vocabulary its ids belong to.
 
-Both sources give the same interface: ``next_batch()`` (and a position that advances),
+Both sources give the same interface: ``next_batch()`` (and a position that advances;
+``skip(n)`` advances it past the micro-batches other ranks take),
 ``held_out(n)`` (the same batches at every evaluation), ``state_dict()`` /
 ``load_state_dict()`` (the position, saved in the checkpoint) and ``check_vocabulary``
 (a checkpoint's vocabulary against the one the data needs). A batch is a pure function of
@@ -12,7 +13,9 @@ uninterrupted run saw.
 seeded permutation; each epoch visits the training items in its own seeded order; each item
 becomes a sequence of ``data.format`` (``sequence.py``), its class or caption replaced by
 ``<null>`` with probability ``cfg_dropout`` (decided by (seed, epoch, position) alone), then
-padded with ``<pad>`` (not scored) to ``block_size + 1`` ids.
+padded with ``<pad>`` (not scored) to ``block_size + 1`` ids; a recording too long for that
+is cut to its first frames that fit (speech continuation learns from beginnings), any
+other sequence too long is an error that names the block size it needs.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from tokenizers_zoo.datasets import TokenDataset
 from tokenizers_zoo.datasets.shards import Sample
 from tokenizers_zoo.errors import TokenizersZooError
 from tokenizers_zoo.ntp import sequence
+from tokenizers_zoo.ntp.model import Latents
 from tokenizers_zoo.ntp.sequence import FORMATS, Example, Media
 from tokenizers_zoo.ntp.text import load_corpus, text_vocabulary, windows
 from tokenizers_zoo.ntp.vocabulary import AUDIO_LAYOUTS, MediaCodes, Vocabulary, VocabularyMismatchError
@@ -63,11 +67,18 @@ class NTPData:
 
 
 class Batch(NamedTuple):
-    """Inputs and targets ``(B, T)``; ``mask`` (bool, or None: all) says which targets count."""
+    """Inputs and targets ``(B, T)``; ``mask`` (bool, or None: all) says which targets count;
+    ``latents``: the continuous tokens of the ``T + 1`` ids, when the media are continuous."""
 
     inputs: Tensor
     targets: Tensor
     mask: Tensor | None
+    latents: Latents | None = None
+
+    def to(self, device: torch.device) -> Batch:
+        moved = [None if t is None else t.to(device) for t in (self.inputs, self.targets, self.mask)]
+        latents = None if self.latents is None else Latents(*(t.to(device) for t in self.latents))
+        return Batch(*moved, latents)
 
 
 class Batches(Protocol):
@@ -75,6 +86,7 @@ class Batches(Protocol):
     labels: list[str]  # the class names, by class id
 
     def next_batch(self) -> Batch: ...
+    def skip(self, batches: int) -> None: ...
     def held_out(self, batches: int) -> list[Batch]: ...
     def state_dict(self) -> dict[str, int]: ...
     def load_state_dict(self, state: dict[str, int]) -> None: ...
@@ -117,6 +129,10 @@ class TextWindows:
         self.position += 1
         return Batch(torch.from_numpy(x), torch.from_numpy(y), None)
 
+    def skip(self, batches: int) -> None:
+        """Move past ``batches`` batches (another rank's) without drawing them."""
+        self.position += batches
+
     def held_out(self, batches: int) -> list[Batch]:
         rng = np.random.default_rng([self.seed, 2**31])
         drawn = (windows(self.val_ids, self.block, self.batch, rng) for _ in range(batches))
@@ -155,7 +171,10 @@ class TokenSequences:
         self.format, self.cfg_dropout = data.format, data.cfg_dropout
         self.block, self.batch, self.seed = block, batch, seed
         self._check_fits(data)
-        self.codebooks = data.codebooks or self._dataset_codebooks()
+        self.continuous = self.manifest["tokenizer"]["info"]["kind"] == "continuous"
+        if self.continuous and data.codebooks > 1:
+            raise DataConfigError(f"data.codebooks is for discrete codes; {data.path} holds latents")
+        self.codebooks = 1 if self.continuous else data.codebooks or self._dataset_codebooks()
         codes = MediaCodes.from_manifest(self.manifest, self.codebooks, data.audio_layout)
         self.vocabulary = Vocabulary(
             text=text_vocabulary(data.vocab),
@@ -216,8 +235,10 @@ class TokenSequences:
 
     def example(self, sample: Sample, unconditional: bool) -> Example:
         """The training sequence of one item."""
-        v, codes = self.vocabulary, sample.ids
-        if v.media[0].modality == "audio":
+        v, codes = self.vocabulary, sample.data
+        if self.continuous:
+            codes = np.asarray(codes, dtype=np.float32)
+        elif v.media[0].modality == "audio":
             codes = codes[: self.codebooks]
         elif codes.ndim == 3:
             codes = codes[..., : self.codebooks]
@@ -232,12 +253,23 @@ class TokenSequences:
         if self.format == "interleaved":
             parts = [sample.caption] if sample.caption else []
             return sequence.interleaved(v, [*parts, Media(v.media[0].modality, codes)])
-        return sequence.speech_continuation(v, codes)
+        return sequence.speech_continuation(v, codes[:, : self._frames_that_fit()])
+
+    def _frames_that_fit(self) -> int:
+        """How many frames of a recording fit a speech sequence of ``block + 1`` ids (``<bos>
+        <boa>`` ... ``<eoa> <eos>``; the delay layout's ``K - 1`` late steps): a longer
+        recording trains on its beginning, as continuation does."""
+        media = self.vocabulary.codes("audio")
+        late = media.num_codebooks - 1 if media.audio_layout == "delay" else 0
+        return max(1, (self.block + 1 - 4) // media.num_codebooks - late)
 
     def _collate(self, examples: list[Example], items: list[int]) -> Batch:
         length = self.block + 1
         ids = np.full((len(examples), length), self.vocabulary["<pad>"], dtype=np.int64)
         mask = np.zeros((len(examples), length), dtype=bool)
+        dim = self.vocabulary.media[0].latent_dim
+        values = np.zeros((len(examples), length, dim), dtype=np.float32) if self.continuous else None
+        placeholder = self.vocabulary.latent_tokens()[0] if self.continuous else -1
         for row, (example, item) in enumerate(zip(examples, items, strict=True)):
             if len(example.ids) > length:
                 raise DataConfigError(
@@ -246,8 +278,15 @@ class TokenSequences:
                 )
             ids[row, : len(example.ids)] = example.ids
             mask[row, : len(example.ids)] = example.loss_mask
+            if values is not None and example.latents is not None:
+                values[row, : len(example.ids)][example.ids == self.vocabulary.latent_tokens()[0]] = (
+                    example.latents
+                )
         tensor = torch.from_numpy(ids)
-        return Batch(tensor[:, :-1], tensor[:, 1:], torch.from_numpy(mask[:, 1:]))
+        latents = None
+        if values is not None:
+            latents = Latents(torch.from_numpy(values), tensor == placeholder)
+        return Batch(tensor[:, :-1], tensor[:, 1:], torch.from_numpy(mask[:, 1:]), latents)
 
     def _train_item(self, index: int) -> tuple[int, bool]:
         """The item at position ``index`` of the endless training stream, and whether its
@@ -268,6 +307,10 @@ class TokenSequences:
         items = [item for item, _ in chosen]
         examples = [self.example(self.dataset[item], dropped) for item, dropped in chosen]
         return self._collate(examples, items)
+
+    def skip(self, batches: int) -> None:
+        """Move past ``batches`` batches (another rank's) without reading them."""
+        self.position += batches * self.batch
 
     def held_out(self, batches: int) -> list[Batch]:
         items = [int(i) for i in self.val_items[: batches * self.batch]]

@@ -1,4 +1,5 @@
-"""Generated sequences back to media, through the zoo tokenizer the vocabulary names.
+"""Generated sequences back to media, through the zoo tokenizer the vocabulary names (and
+media to the codes a prompt holds).
 
 The vocabulary records the tokenizer's name and the SHA-256 of the weights its codes came
 from; decoding with a tokenizer whose weights are now other ones would draw other media
@@ -15,7 +16,7 @@ import torch
 
 from tokenizers_zoo.datasets.build import checkpoint_hash
 from tokenizers_zoo.errors import InvalidTokensError
-from tokenizers_zoo.ntp.sequence import find_spans, parse_image
+from tokenizers_zoo.ntp.sequence import find_spans, latent_grid, parse_image
 from tokenizers_zoo.ntp.vocabulary import Vocabulary, VocabularyMismatchError
 
 
@@ -34,20 +35,58 @@ def media_tokenizer(vocab: Vocabulary, modality: str) -> Any:
     return tok
 
 
-def sequence_images(vocab: Vocabulary, ids: np.ndarray, tok: Any = None) -> list[np.ndarray]:
-    """Every image span of one sequence, decoded to uint8 ``(H, W, 3)`` pixels."""
+def decode_one(tok: Any, data: np.ndarray) -> np.ndarray:
+    """One item's ids or latents (the tokenizer's layout, no batch axis) as media: uint8
+    ``(H, W, 3)`` pixels or float32 ``(C, T)`` samples."""
     from tokenizers_zoo.media.files import media_arrays
 
+    return media_arrays(tok.info.modality, tok.decode(torch.from_numpy(data)[None]))[0]
+
+
+def speech_bandwidth(vocab: Vocabulary, tok: Any) -> float | None:
+    """The bitrate at which ``tok`` decodes the vocabulary's audio codebooks (``None`` for a
+    codec of one rate): a model trained on the first K codebooks of a residual codec decodes
+    at the bandwidth that pays for K, which need not be the dataset's; a K no bandwidth pays
+    for cannot be decoded, which is said before anything is sampled."""
+    books = vocab.codes("audio").num_codebooks
+    if not hasattr(tok, "bandwidths"):
+        if books != len(tok.info.vocab_size):
+            raise VocabularyMismatchError(
+                f"the model uses {books} codebooks of {tok.name}, which decodes {len(tok.info.vocab_size)}"
+            )
+        return None
+    for bandwidth in tok.bandwidths:
+        if tok.codebooks_for(bandwidth) == books:
+            return bandwidth
+    rates = ", ".join(f"{tok.codebooks_for(b)} ({b:g} kbps)" for b in tok.bandwidths)
+    raise VocabularyMismatchError(
+        f"the model uses {books} codebooks of {tok.name}, which decodes {rates}: "
+        "train it with data.codebooks set to one of those"
+    )
+
+
+def audio_codes(vocab: Vocabulary, samples: np.ndarray, sample_rate: int, tok: Any) -> np.ndarray:
+    """A prompt's ``(K, frames)`` codes as the training data held them: encoded with the
+    dataset's options (its bandwidth), then its first K codebooks (those the model sees)."""
+    media = vocab.codes("audio")
+    ids = tok.encode(samples, sample_rate=sample_rate, **media.options).ids[0]
+    return ids[: media.num_codebooks].numpy()
+
+
+def sequence_images(vocab: Vocabulary, ids: np.ndarray, tok: Any = None) -> list[np.ndarray]:
+    """Every image span of one sequence, decoded to uint8 ``(H, W, 3)`` pixels."""
     spans = [(start, end) for modality, start, end in find_spans(vocab, ids) if modality == "image"]
     if spans:
         tok = tok or media_tokenizer(vocab, "image")
-    grids = [parse_image(vocab, ids[start:end]) for start, end in spans]
-    return [media_arrays("image", tok.decode(torch.from_numpy(grid)[None]))[0] for grid in grids]
+    return [decode_one(tok, parse_image(vocab, ids[start:end])) for start, end in spans]
 
 
 def decode_images(vocab: Vocabulary, sequences: list[np.ndarray], tok: Any = None) -> list[np.ndarray]:
-    """The first image of each sequence as uint8 ``(H, W, 3)`` pixels."""
+    """The first image of each sequence as uint8 ``(H, W, 3)`` pixels; for a continuous
+    image medium, ``sequences`` are the ``(h, w, dim)`` latents ``sample.sample_images`` gives."""
     tok = tok or media_tokenizer(vocab, "image")
+    if vocab.codes("image").latent_dim:
+        return [decode_one(tok, latent_grid(vocab, grid)) for grid in sequences]
     images = []
     for ids in sequences:
         found = sequence_images(vocab, ids, tok)

@@ -6,16 +6,35 @@ MLP, causal ``scaled_dot_product_attention`` (the flash kernel on GPU, and on CP
 q/k/v are contiguous), input and output embeddings tied. ``KVCache`` keeps each layer's
 keys and values in preallocated tensors, so generating one token costs one position of
 work instead of the whole prefix.
+
+Two options change what a position sees:
+
+- ``rope="2d"`` (LlamaGen): each position has a (row, column) pair; the first half of every
+  head's channels rotates by the row, the second half by the column. ``positions.py`` gives
+  the pairs: ids of an image grid get their grid cell, everything else its index twice.
+- ``blocks`` (VAR's next-scale prediction): a block number per position; a position then
+  sees every position of an earlier block and all of its own block, not just those before it.
+
+Continuous tokens (``latent``, a ``heads.LatentConfig``): a latent vector's position holds a
+placeholder id whose embedding gets the vector, projected by a linear layer, added; the
+state before it feeds the continuous head (``heads.py``: MSE regression or MAR's diffusion
+MLP) instead of the cross-entropy, and the loss is the cross-entropy of the discrete targets
+plus ``latent.weight`` times the head's.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from tokenizers_zoo.ntp.heads import LatentConfig, make_head
+
+ROPES = ("1d", "2d")
 
 
 @dataclass(frozen=True)
@@ -30,17 +49,36 @@ class TransformerConfig:
     d_hidden: int = 0
     dropout: float = 0.0
     rope_theta: float = 10000.0
+    #: "1d": one position per id; "2d": (row, column) pairs (positions.py), half the channels each
+    rope: str = "1d"
     tie_embeddings: bool = True
+    #: continuous tokens and their head (None: ids only); a mapping of its fields is taken too
+    latent: LatentConfig | None = None
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_head or (self.d_model // self.n_head) % 2:
             raise ValueError(f"d_model {self.d_model} must split into {self.n_head} heads of even width")
+        if self.rope not in ROPES:
+            raise ValueError(f"rope must be one of {', '.join(ROPES)}, got {self.rope!r}")
+        if self.rope == "2d" and (self.d_model // self.n_head) % 4:
+            width = self.d_model // self.n_head
+            raise ValueError(f"2-D RoPE needs a head width that is a multiple of 4, got {width}")
         if min(self.vocab_size, self.n_layer, self.block_size) < 1:
             raise ValueError("vocab_size, n_layer and block_size must be positive")
+        if isinstance(self.latent, dict):
+            object.__setattr__(self, "latent", LatentConfig(**self.latent))
 
     @property
     def hidden(self) -> int:
         return self.d_hidden or 32 * math.ceil(8 * self.d_model / 3 / 32)
+
+
+class Latents(NamedTuple):
+    """The continuous tokens of sequences ``(B, T + 1)`` (inputs and targets together):
+    ``values`` ``(B, T + 1, dim)``, zero where ``present`` ``(B, T + 1)`` is False."""
+
+    values: Tensor
+    present: Tensor
 
 
 class RMSNorm(nn.Module):
@@ -124,12 +162,19 @@ class Attention(nn.Module):
         return self.proj(out.transpose(1, 2).reshape(b, t, c))
 
 
-def attention_mask(t: int, start: int, padding: Tensor | None, device: torch.device) -> Tensor:
-    """Which keys each of ``t`` queries at positions ``start ..`` sees: the causal ones, less
+def attention_mask(
+    t: int, start: int, padding: Tensor | None, device: torch.device, blocks: Tensor | None = None
+) -> Tensor:
+    """Which keys each of ``t`` queries at positions ``start ..`` sees: the causal ones (with
+    ``blocks`` ``(B, start + t)``: those of the query's block and earlier blocks), less
     the positions ``padding`` ``(B, start + t)`` marks (a left-padded prompt), except a
     padding query's own key, which keeps its row of attention finite."""
-    # Query i (at position start + i) sees keys 0 .. start + i.
-    mask = torch.ones(t, start + t, dtype=torch.bool, device=device).tril(diagonal=start)
+    if blocks is None:
+        # Query i (at position start + i) sees keys 0 .. start + i.
+        mask = torch.ones(t, start + t, dtype=torch.bool, device=device).tril(diagonal=start)
+    else:
+        blocks = blocks[:, : start + t].to(device)
+        mask = (blocks[:, None, :] <= blocks[:, start:, None])[:, None]
     if padding is None:
         return mask
     own = torch.zeros_like(mask)
@@ -175,7 +220,9 @@ class Transformer(nn.Module):
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         if config.tie_embeddings:
             self.head.weight = self.embed.weight
-        cos, sin = rope_tables(config.d_model // config.n_head, config.block_size, config.rope_theta)
+        # In 2-D each half of a head rotates by one coordinate, at the frequencies of its width.
+        rotated = config.d_model // config.n_head // (2 if config.rope == "2d" else 1)
+        cos, sin = rope_tables(rotated, config.block_size, config.rope_theta)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
         self.apply(self._init)
@@ -183,6 +230,11 @@ class Transformer(nn.Module):
         for name, param in self.named_parameters():
             if name.endswith(("attn.proj.weight", "mlp.down.weight")):
                 nn.init.normal_(param, 0.0, 0.02 / math.sqrt(2 * config.n_layer))
+        if config.latent is not None:  # after the init above: the heads initialize themselves
+            if config.latent.dim < 1:
+                raise ValueError("latent.dim must be set (the trainer takes it from the data)")
+            self.latent_in = nn.Linear(config.latent.dim, config.d_model, bias=False)
+            self.latent_head = make_head(config.d_model, config.latent)
 
     @staticmethod
     def _init(module: nn.Module) -> None:
@@ -192,31 +244,96 @@ class Transformer(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, ids: Tensor, cache: KVCache | None = None, padding: Tensor | None = None) -> Tensor:
-        """Logits ``(B, T, vocab)`` for ids ``(B, T)``; with ``cache``, ``ids`` continue the
-        sequences the cache holds (and are added to it). ``padding`` ``(B, positions so
-        far)``, True at the pad ids of left-padded prompts, hides those from attention:
-        rotary positions are relative, so a row's logits are those of its unpadded ids."""
+    def forward(self, ids: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        """Logits ``(B, T, vocab)`` for ids ``(B, T)``; the other arguments are ``hidden``'s."""
+        return self.head(self.hidden(ids, *args, **kwargs))
+
+    def hidden(
+        self,
+        ids: Tensor,
+        cache: KVCache | None = None,
+        padding: Tensor | None = None,
+        *,
+        positions: Tensor | None = None,
+        blocks: Tensor | None = None,
+        latents: Tensor | None = None,
+    ) -> Tensor:
+        """The last layer's normalized states ``(B, T, d_model)``, what the heads read.
+
+        With ``cache``, ``ids`` continue the sequences the cache holds (and are added to it).
+        ``padding`` ``(B, positions so far)``, True at the pad ids of left-padded prompts,
+        hides those from attention: rotary positions are relative, so a row's states are
+        those of its unpadded ids. ``positions`` ``(B, T, 2)``: the (row, column) of each id,
+        which a ``rope="2d"`` model needs (``positions.grid_positions``). ``blocks``
+        ``(B, positions so far)``: the block-causal mask's block of every position.
+        ``latents`` ``(B, T, dim)``: the vector at each latent placeholder, zero elsewhere."""
         start = 0 if cache is None else cache.position
         t = ids.shape[1]
         if start + t > self.config.block_size:
             raise ValueError(f"{start + t} positions are over block_size {self.config.block_size}")
-        cos, sin = self.rope_cos[start : start + t], self.rope_sin[start : start + t]
-        mask = None if cache is None and padding is None else attention_mask(t, start, padding, ids.device)
-        x = self.drop(self.embed(ids))
+        cos, sin = self._rotations(start, t, positions)
+        masked = cache is not None or padding is not None or blocks is not None
+        mask = attention_mask(t, start, padding, ids.device, blocks) if masked else None
+        x = self.embed(ids)
+        if latents is not None:
+            x = x + self.latent_in((latents * self.config.latent.scale).type_as(x))
+        x = self.drop(x)
         for layer, block in enumerate(self.blocks):
             x = block(x, cos, sin, cache, layer, mask)
         if cache is not None:
             cache.position += t
-        return self.head(self.norm(x))
+        return self.norm(x)
 
-    def loss(self, ids: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
+    def _rotations(self, start: int, t: int, positions: Tensor | None) -> tuple[Tensor, Tensor]:
+        """cos and sin for ``t`` ids from ``start``: ``(T, D/2)`` in 1-D; in 2-D
+        ``(B, 1, T, D/2)``, the row's angles for the first half, the column's for the second."""
+        if self.config.rope == "1d":
+            return self.rope_cos[start : start + t], self.rope_sin[start : start + t]
+        if positions is None or positions.shape[1] != t:
+            raise ValueError("a rope='2d' model needs positions (B, T, 2) for its ids (positions.py)")
+        rows, cols = positions[..., 0], positions[..., 1]
+        cos = torch.cat([self.rope_cos[rows], self.rope_cos[cols]], dim=-1)[:, None]
+        sin = torch.cat([self.rope_sin[rows], self.rope_sin[cols]], dim=-1)[:, None]
+        return cos, sin
+
+    def loss(
+        self,
+        ids: Tensor,
+        targets: Tensor,
+        mask: Tensor | None = None,
+        *,
+        positions: Tensor | None = None,
+        blocks: Tensor | None = None,
+        latents: Latents | None = None,
+    ) -> Tensor:
         """Mean cross-entropy of predicting ``targets`` (``-100``: not scored), over the
-        positions ``mask`` keeps when given."""
-        logits = self(ids)
+        positions ``mask`` keeps when given; with ``latents``, the targets that are latent
+        vectors are scored by the continuous head instead, weighed by ``latent.weight``."""
+        inputs = None if latents is None else latents.values[:, :-1]
+        states = self.hidden(ids, positions=positions, blocks=blocks, latents=inputs)
         if mask is not None:
             targets = targets.masked_fill(~mask, -100)
-        return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=-100)
+        if latents is None:
+            logits = self.head(states).float()
+            return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+        continuous = latents.present[:, 1:] & (targets != -100)
+        targets = targets.masked_fill(continuous, -100)
+        scored = (targets != -100).sum().clamp(min=1)
+        logits = self.head(states).float()
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum")
+        loss = loss / scored
+        if continuous.any():
+            wanted = latents.values[:, 1:][continuous] * self.config.latent.scale
+            loss = loss + self.config.latent.weight * self.latent_head.loss(states[continuous], wanted)
+        return loss
+
+    @torch.no_grad()
+    def sample_latents(self, states: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        """Latent vectors ``(N, dim)`` the continuous head draws after states ``(N, d_model)``,
+        in the data's scale; the other arguments are the head's ``sample``'s (the
+        unconditional stream's states, the guidance scale, the temperature, a generator)."""
+        vectors = self.latent_head.sample(states, *args, **kwargs)
+        return vectors / self.config.latent.scale
 
     def new_cache(self, batch: int, length: int | None = None) -> KVCache:
         param = self.embed.weight

@@ -20,6 +20,11 @@ Formats (each builder returns ``Example(ids, loss_mask)``):
 ``unconditional=True`` puts ``<null>`` where the class or caption was: trained with that at a
 small probability (``cfg_dropout``), the model also learns the unconditional stream that
 classifier-free guidance needs. ``loss_mask[i]`` is whether ``ids[i]`` is a target.
+
+Continuous images (a tokenizer of latents, e.g. ``image-kl-f8-c16``) have the same span with
+the medium's placeholder id at each cell, and ``Example.latents`` holds the cells' vectors in
+the order of their placeholders (row by row): the model adds each vector, projected, to its
+placeholder's embedding, and its continuous head predicts it.
 """
 
 from __future__ import annotations
@@ -37,10 +42,13 @@ FORMATS = ("text_only", "class_conditional", "caption_conditional", "interleaved
 
 
 class Example(NamedTuple):
-    """One training sequence: int64 ``ids`` and a bool ``loss_mask`` of the same length."""
+    """One training sequence: int64 ``ids`` and a bool ``loss_mask`` of the same length;
+    ``latents`` ``(placeholders, dim)`` float32, the vector of each latent placeholder in
+    ``ids`` in order (``None`` without continuous media)."""
 
     ids: np.ndarray
     loss_mask: np.ndarray
+    latents: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -57,9 +65,13 @@ def _ids(*parts: Sequence[int] | np.ndarray) -> np.ndarray:
 
 
 def image_span(vocab: Vocabulary, codes: np.ndarray) -> np.ndarray:
-    """``<boi> <res:HxW>``, each row's codes then ``<eol>``, ``<eoi>``."""
+    """``<boi> <res:HxW>``, each row's codes then ``<eol>``, ``<eoi>``; for a continuous
+    medium ``codes`` are the ``(h, w, dim)`` latents, and each cell holds the placeholder."""
     codes = np.asarray(codes)
-    grid = codes if codes.ndim == 3 else codes[..., None]
+    if vocab.codes("image").latent_dim:
+        grid = np.zeros((*latent_grid(vocab, codes).shape[:2], 1), dtype=np.int64)
+    else:
+        grid = codes if codes.ndim == 3 else codes[..., None]
     h, w, k = grid.shape
     if k != vocab.codes("image").num_codebooks:
         raise InvalidTokensError(
@@ -68,6 +80,30 @@ def image_span(vocab: Vocabulary, codes: np.ndarray) -> np.ndarray:
     rows = vocab.to_vocab("image", grid, np.arange(k)).reshape(h, w * k)
     rows = np.concatenate([rows, np.full((h, 1), vocab["<eol>"])], axis=1)
     return _ids([vocab["<boi>"], vocab.resolution_token((h, w))], rows, [vocab["<eoi>"]])
+
+
+def latent_grid(vocab: Vocabulary, latents: np.ndarray) -> np.ndarray:
+    """``(h, w, dim)`` float32 latents of the vocabulary's continuous image medium, checked."""
+    latents = np.asarray(latents, dtype=np.float32)
+    dim = vocab.codes("image").latent_dim
+    if latents.ndim != 3 or latents.shape[-1] != dim:
+        raise InvalidTokensError(f"continuous image tokens are (h, w, {dim}) latents, got {latents.shape}")
+    if not np.isfinite(latents).all():
+        raise InvalidTokensError("latents hold NaN or infinity")
+    return latents
+
+
+def media_latents(vocab: Vocabulary, media: Media) -> np.ndarray | None:
+    """The vectors of a media part's placeholders, row by row (``None``: discrete codes)."""
+    if media.modality != "image" or not vocab.codes("image").latent_dim:
+        return None
+    grid = latent_grid(vocab, media.codes)
+    return grid.reshape(-1, grid.shape[-1])
+
+
+def _latents(parts: Sequence[np.ndarray | None]) -> np.ndarray | None:
+    found = [p for p in parts if p is not None]
+    return np.concatenate(found) if found else None
 
 
 def audio_frames(vocab: Vocabulary, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -122,10 +158,10 @@ def media_span(vocab: Vocabulary, media: Media) -> np.ndarray:
     raise InvalidTokensError(f"no span format for {media.modality} yet")
 
 
-def _example(ids: np.ndarray, loss_from: int) -> Example:
+def _example(ids: np.ndarray, loss_from: int, latents: np.ndarray | None = None) -> Example:
     mask = np.zeros(len(ids), dtype=bool)
     mask[loss_from:] = True
-    return Example(ids, mask)
+    return Example(ids, mask, latents)
 
 
 def text_only(vocab: Vocabulary, text: str) -> Example:
@@ -137,7 +173,7 @@ def class_conditional(
 ) -> Example:
     condition = vocab["<null>"] if unconditional else vocab.class_token(label)
     ids = _ids([vocab["<bos>"], condition], image_span(vocab, codes), [vocab["<eos>"]])
-    return _example(ids, 2)
+    return _example(ids, 2, media_latents(vocab, Media("image", codes)))
 
 
 def caption_conditional(
@@ -145,7 +181,8 @@ def caption_conditional(
 ) -> Example:
     condition = [vocab["<null>"]] if unconditional else vocab.text.encode(caption)
     prefix = _ids([vocab["<bos>"]], condition)
-    return _example(_ids(prefix, image_span(vocab, codes), [vocab["<eos>"]]), len(prefix))
+    ids = _ids(prefix, image_span(vocab, codes), [vocab["<eos>"]])
+    return _example(ids, len(prefix), media_latents(vocab, Media("image", codes)))
 
 
 @dataclass(frozen=True)
@@ -174,7 +211,9 @@ def interleaved(vocab: Vocabulary, parts: Sequence[str | Media | Task | Box]) ->
             return box_ids(vocab, part.corners)
         return media_span(vocab, part)
 
-    return _example(_ids([vocab["<bos>"]], *(piece(p) for p in parts), [vocab["<eos>"]]), 1)
+    ids = _ids([vocab["<bos>"]], *(piece(p) for p in parts), [vocab["<eos>"]])
+    latents = _latents([media_latents(vocab, p) for p in parts if isinstance(p, Media)])
+    return _example(ids, 1, latents)
 
 
 def speech_continuation(vocab: Vocabulary, codes: np.ndarray, prompt_frames: int = 0) -> Example:
@@ -197,6 +236,15 @@ def image_prompt(vocab: Vocabulary, condition: int | str | None, grid: tuple[int
     else:
         head = [vocab.class_token(condition)]
     return _ids([vocab["<bos>"]], head, [vocab["<boi>"], vocab.resolution_token(grid)])
+
+
+def speech_prompt(vocab: Vocabulary, codes: np.ndarray) -> np.ndarray:
+    """The start of a speech-continuation sequence from a prompt's ``(K, frames)`` codes:
+    ``<bos> <boa>`` and the prompt's steps. In the delay layout these hold codebook 0 up to
+    the last frame and codebook ``k`` up to ``k`` frames before it; the model continues
+    from there, drawing those late codes anew."""
+    body, step = audio_frames(vocab, codes)
+    return _ids([vocab["<bos>"], vocab["<boa>"]], body[step < np.asarray(codes).shape[1]])
 
 
 # -- reading spans back ------------------------------------------------------------------

@@ -16,6 +16,8 @@ tokenizer, other weights, other classes) is refused.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 import json
 import math
@@ -31,14 +33,18 @@ from safetensors.torch import load_file, save_file
 
 from tokenizers_zoo.durable import write_file, write_text
 from tokenizers_zoo.errors import TokenizersZooError
+from tokenizers_zoo.ntp import distributed
 from tokenizers_zoo.ntp.data import Batch, NTPData, open_batches
 from tokenizers_zoo.ntp.model import Transformer, TransformerConfig
+from tokenizers_zoo.ntp.positions import positions_for
 from tokenizers_zoo.ntp.vocabulary import Vocabulary, VocabularyMismatchError
 from tokenizers_zoo.training.config import ConfigError, build_section, read_yaml
 from tokenizers_zoo.training.run_dir import locked, truncate_log
+from tokenizers_zoo.training.train import autocast_for, pick_device, update_ema
 
 STATE_FILE = "train_state.pt"
 WEIGHTS_FILE = "model.safetensors"
+EMA_FILE = "ema.safetensors"
 CONFIG_FILE = "config.json"
 VOCABULARY_FILE = "vocabulary.json"
 
@@ -68,6 +74,11 @@ class NTPRun:
     eval_batches: int = 20
     checkpoint_every: int = 500
     threads: int = 0
+    device: str = "auto"  # auto (CUDA when there is one), cpu, cuda
+    autocast: str = "none"  # bf16, none, auto (bf16 on CUDA and on CPUs with native bf16)
+    compile: bool = False  # torch.compile the training step
+    ema_decay: float = 0.0  # EMA of the weights (0: none); sampling uses it when present
+    parallel: str = "ddp"  # under torchrun: ddp or fsdp (distributed.py)
 
 
 @dataclass
@@ -99,6 +110,21 @@ def load_ntp_config(path: str | Path, overrides: Sequence[str] = ()) -> NTPTrain
     return cfg
 
 
+def model_config(model: dict[str, Any], vocab: Vocabulary) -> TransformerConfig:
+    """The ``model`` section for ``vocab``: its size and, for continuous media, the latent
+    vectors' width (``model.latent`` sets the head: ``heads.LatentConfig``)."""
+    fields = dict(model)
+    dims = {m.latent_dim for m in vocab.media if m.latent_dim}
+    if dims:
+        latent = dict(fields.get("latent") or {})
+        if latent.get("dim", 0) not in (0, *dims):
+            raise ConfigError(f"model.latent.dim {latent['dim']} is not the data's latent width {dims.pop()}")
+        fields["latent"] = {**latent, "dim": dims.pop()}
+    elif fields.get("latent"):
+        raise ConfigError("model.latent is for continuous tokens; the data holds discrete ids")
+    return TransformerConfig(vocab_size=vocab.size, **fields)
+
+
 def lr_at(step: int, o: NTPOptim) -> float:
     """Linear warm-up, then cosine decay from lr to min_lr at max_steps."""
     if step < o.warmup_steps:
@@ -107,49 +133,67 @@ def lr_at(step: int, o: NTPOptim) -> float:
     return o.min_lr + 0.5 * (o.lr - o.min_lr) * (1 + math.cos(math.pi * progress))
 
 
+class Objective(torch.nn.Module):
+    """The loss of one batch as a module's ``forward``: what DDP and FSDP wrap, since they
+    synchronize the gradients of what runs through ``forward``. It reads a ``rope="2d"``
+    model's positions off the batch's ids."""
+
+    def __init__(self, model: Transformer, vocab: Vocabulary) -> None:
+        super().__init__()
+        self.model, self.vocab = model, vocab
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        positions = positions_for(self.model.config.rope, self.vocab, batch.inputs)
+        return self.model.loss(
+            batch.inputs, batch.targets, batch.mask, positions=positions, latents=batch.latents
+        )
+
+
 @torch.no_grad()
-def held_out_loss(model: Transformer, batches: list[Batch]) -> float:
+def held_out_loss(objective: Objective, batches: list[Batch], autocast: Any) -> float:
     """Mean loss on the same held-out batches at every evaluation."""
-    model.eval()
-    losses = [float(model.loss(*batch)) for batch in batches]
-    model.train()
+    was_training = objective.training
+    objective.eval()
+    with autocast:
+        losses = [float(objective(batch)) for batch in batches]
+    objective.train(was_training)
     return sum(losses) / len(losses)
+
+
+def weights_only(model_state: dict[str, torch.Tensor], config: TransformerConfig) -> dict[str, torch.Tensor]:
+    """What a weights file holds: every tensor on the CPU, a tied head once (as the embedding)."""
+    return {
+        k: v.detach().cpu().contiguous()
+        for k, v in model_state.items()
+        if k != "head.weight" or not config.tie_embeddings
+    }
 
 
 def save_checkpoint(
     run_dir: Path,
-    model: Transformer,
-    vocab: Vocabulary,
     cfg: NTPTrainConfig,
-    step: int,
-    optimizer: torch.optim.Optimizer,
-    data_state: dict[str, int],
+    config: TransformerConfig,
+    vocab: Vocabulary,
     labels: list[str],
+    weights: dict[str, torch.Tensor],
+    ema: dict[str, torch.Tensor] | None,
+    resume: dict[str, Any],
 ) -> None:
-    """Weights, vocabulary and config first, then the resume state, each written whole (a
-    kill at any moment leaves the previous checkpoint or this one)."""
-    state = {
-        k: v.detach().cpu().contiguous()
-        for k, v in model.state_dict().items()
-        if k != "head.weight" or not model.config.tie_embeddings
-    }
-    write_file(run_dir / WEIGHTS_FILE, lambda p: save_file(state, str(p)))
+    """Weights (and EMA weights), vocabulary and config first, then the resume state, each
+    written whole (a kill at any moment leaves the previous checkpoint or this one)."""
+    write_file(run_dir / WEIGHTS_FILE, lambda p: save_file(weights_only(weights, config), str(p)))
+    if ema is not None:
+        write_file(run_dir / EMA_FILE, lambda p: save_file(weights_only(ema, config), str(p)))
     write_text(run_dir / VOCABULARY_FILE, json.dumps(vocab.to_json(), indent=1) + "\n")
     meta = {
         "name": cfg.name,
-        "step": step,
-        "model": dataclasses.asdict(model.config),
+        "step": resume["step"],
+        "model": dataclasses.asdict(config),
         "vocabulary_fingerprint": vocab.fingerprint,
         "format": cfg.data.format if cfg.data.kind == "tokens" else "text",
         "labels": labels,
     }
     write_text(run_dir / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
-    resume = {
-        "step": step,
-        "optimizer": optimizer.state_dict(),
-        "rng": torch.get_rng_state(),
-        "data": data_state,
-    }
     write_file(run_dir / STATE_FILE, lambda p: torch.save(resume, p))
 
 
@@ -163,13 +207,17 @@ def load_vocabulary(run_dir: Path) -> Vocabulary:
     return Vocabulary.from_json(data, fingerprint=meta.get("vocabulary_fingerprint") or "none recorded")
 
 
-def load_model(run_dir: str | Path) -> tuple[Transformer, Vocabulary, dict[str, Any]]:
-    """A trained model, its vocabulary and its config.json, from a run directory."""
+def load_model(run_dir: str | Path, ema: bool = True) -> tuple[Transformer, Vocabulary, dict[str, Any]]:
+    """A trained model, its vocabulary and its config.json, from a run directory; the EMA
+    weights when the run kept them (``ema=False``: the trained weights themselves).
+    ``meta["weights"]`` says which file was loaded."""
     run_dir = Path(run_dir)
     try:
         meta = json.loads((run_dir / CONFIG_FILE).read_text())
         model = Transformer(TransformerConfig(**meta["model"]))
-        state = load_file(str(run_dir / WEIGHTS_FILE))
+        weights = EMA_FILE if ema and (run_dir / EMA_FILE).is_file() else WEIGHTS_FILE
+        state = load_file(str(run_dir / weights))
+        meta["weights"] = weights
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise NTPCheckpointError(f"{run_dir} is not an NTP checkpoint: {exc}") from exc
     vocab = load_vocabulary(run_dir)
@@ -180,7 +228,7 @@ def load_model(run_dir: str | Path) -> tuple[Transformer, Vocabulary, dict[str, 
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or set(missing) - {"head.weight"}:
         raise NTPCheckpointError(
-            f"{run_dir}/{WEIGHTS_FILE} does not match its config: missing {missing}, unexpected {unexpected}"
+            f"{run_dir}/{weights} does not match its config: missing {missing}, unexpected {unexpected}"
         )
     return model.eval(), vocab, meta
 
@@ -191,21 +239,76 @@ def train(
     """Train (or continue) the run in ``cfg.run.dir`` up to ``until`` (default: the config's
     max_steps, which also sets the learning-rate schedule, so a run trained in pieces is
     the same run); returns the last held-out figures. One trainer per run directory (the
-    tokenizer trainer's lock)."""
+    tokenizer trainer's lock); under torchrun, one per rank (``distributed.py``), rank 0
+    holding the lock and writing."""
     run_dir = Path(cfg.run.dir)
-    with locked(run_dir):
-        return _train(cfg, run_dir, resume, until, log)
+    device = pick_device(cfg.run.device)
+    processes = distributed.start(device)
+    device = distributed.rank_device(device, processes)
+    try:
+        with locked(run_dir) if processes.main else contextlib.nullcontext():
+            return _train(cfg, run_dir, resume, until, log if processes.main else _quiet, processes, device)
+    finally:
+        distributed.stop(processes)
 
 
-def _train(cfg: NTPTrainConfig, run_dir: Path, resume: bool, until: int | None, log: Any) -> dict[str, Any]:
+def _quiet(line: str) -> None:
+    """The log of ranks other than 0."""
+
+
+def _train(
+    cfg: NTPTrainConfig,
+    run_dir: Path,
+    resume: bool,
+    until: int | None,
+    log: Any,
+    processes: distributed.Processes,
+    device: torch.device,
+) -> dict[str, Any]:
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
-    o = cfg.optim
+    o, r = cfg.optim, cfg.run
+    autocast = autocast_for(device, r.autocast)
+    if r.ema_decay and distributed.sharded(processes, r.parallel):
+        raise ConfigError("run.ema_decay does not go with run.parallel fsdp: the EMA needs the whole weights")
+    before, share = processes.share(o.accumulate)
     block = TransformerConfig(vocab_size=1, **cfg.model).block_size
-    data = open_batches(cfg.data, block, o.batch_size, o.accumulate, cfg.run.seed)
+    data = open_batches(cfg.data, block, o.batch_size, o.accumulate, r.seed)
     vocab = data.vocabulary
-    torch.manual_seed(cfg.run.seed)
-    model = Transformer(TransformerConfig(vocab_size=vocab.size, **cfg.model))
+    torch.manual_seed(r.seed)
+    model = Transformer(model_config(cfg.model, vocab))
+    ema = copy.deepcopy(model).requires_grad_(False) if r.ema_decay else None
+    step, state = 0, None
+    log_path = run_dir / "log.jsonl"
+    if resume and (run_dir / STATE_FILE).is_file():
+        data.check_vocabulary(load_vocabulary(run_dir))
+        state = torch.load(run_dir / STATE_FILE, weights_only=True, map_location="cpu")
+        saved_layout = state.get("parallel", "ddp")
+        if saved_layout != _optimizer_layout(r.parallel, processes):
+            if saved_layout == "fsdp":
+                advice = "an FSDP run's optimizer state: resume it under torchrun with run.parallel=fsdp"
+            else:
+                advice = "the optimizer state of a run without FSDP: resume it without run.parallel=fsdp"
+            raise ConfigError(f"{run_dir} holds {advice}")
+        model.load_state_dict(load_file(str(run_dir / WEIGHTS_FILE)), strict=False)
+        if ema is not None:
+            saved = run_dir / EMA_FILE
+            saved = saved if saved.is_file() else run_dir / WEIGHTS_FILE  # EMA switched on at resume
+            ema.load_state_dict(load_file(str(saved)), strict=False)
+        rngs = state.get("rng_ranks", [state["rng"]])
+        torch.set_rng_state(rngs[processes.rank] if len(rngs) == processes.world else state["rng"])
+        data.load_state_dict(state["data"])
+        step = state["step"]
+        if processes.main:
+            truncate_log(log_path, step)
+        log(f"resumed {cfg.name} at step {step}")
+    elif log_path.exists() and processes.main:
+        log_path.unlink()
+    model.to(device)
+    if ema is not None:
+        ema.to(device)
+    objective = Objective(model, vocab)
+    distributed.shard(objective, processes, r.parallel, device)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     optimizer = torch.optim.AdamW(
@@ -214,61 +317,90 @@ def _train(cfg: NTPTrainConfig, run_dir: Path, resume: bool, until: int | None, 
         betas=tuple(o.betas),
         fused=False,
     )
-    step = 0
-    log_path = run_dir / "log.jsonl"
-    if resume and (run_dir / STATE_FILE).is_file():
-        data.check_vocabulary(load_vocabulary(run_dir))
-        state = torch.load(run_dir / STATE_FILE, weights_only=True)
-        model.load_state_dict(load_file(str(run_dir / WEIGHTS_FILE)), strict=False)
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        data.load_state_dict(state["data"])
-        step = state["step"]
-        truncate_log(log_path, step)
-        log(f"resumed {cfg.name} at step {step}")
-    elif log_path.exists():
-        log_path.unlink()
+    if state is not None:
+        distributed.load_optimizer(model, optimizer, state["optimizer"], r.parallel, processes)
+    step_loss = distributed.replicate(objective, processes, r.parallel, device)
+    if r.compile:
+        step_loss = torch.compile(step_loss)
     tokens_per_step = o.batch_size * o.accumulate * block
     log(
         f"{cfg.name}: {model.num_parameters() / 1e6:.2f}M parameters, vocab {vocab.size}, "
-        f"{data.describe()}; steps {step} -> {o.max_steps}"
+        f"{data.describe()}; steps {step} -> {o.max_steps} on {device}"
+        + (f", {processes.world} processes ({r.parallel})" if processes.world > 1 else "")
     )
-    held_out = data.held_out(cfg.run.eval_batches)
+    held_out = [batch.to(device) for batch in data.held_out(r.eval_batches)]
     last: dict[str, Any] = {}
     started, done_at_start = time.perf_counter(), step
-    with log_path.open("a") as records:
+    with log_path.open("a") if processes.main else contextlib.nullcontext() as records:
         stop = o.max_steps if until is None else min(until, o.max_steps)
         while step < stop:
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, o)
             loss_sum = 0.0
-            for _ in range(o.accumulate):
-                loss = model.loss(*data.next_batch()) / o.accumulate
+            data.skip(before)  # the micro-batches of the ranks before this one
+            for _ in range(share):
+                with autocast:
+                    loss = step_loss(data.next_batch().to(device)) / share
                 loss.backward()
-                loss_sum += float(loss.detach())
+                loss_sum += float(loss.detach()) * share / o.accumulate
+            data.skip(o.accumulate - before - share)
+            loss_sum = distributed.total(loss_sum, processes, device)
             if o.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+            if ema is not None:
+                update_ema(ema, model, r.ema_decay if step >= o.warmup_steps else 0.0)
             step += 1
             record: dict[str, Any] = {"step": step, "loss": loss_sum, "lr": lr_at(step - 1, o)}
-            if step % cfg.run.eval_every == 0 or step == o.max_steps:
-                val = held_out_loss(model, held_out)
+            if step % r.eval_every == 0 or step == o.max_steps:
+                val = held_out_loss(objective, held_out, autocast)
                 elapsed = time.perf_counter() - started
-                record |= {"val_loss": val, "val_bits_per_token": val / math.log(2)}
+                record["val_loss"] = val
+                if model.config.latent is None:  # a mixed loss with a head's MSE is not in bits
+                    record["val_bits_per_token"] = val / math.log(2)
+                if ema is not None:
+                    record["val_loss_ema"] = held_out_loss(Objective(ema, vocab), held_out, autocast)
                 last = {
                     "step": step,
                     "val_loss": val,
                     "ms_per_step": 1000 * elapsed / (step - done_at_start),
                     "tokens_per_s": tokens_per_step * (step - done_at_start) / elapsed,
                 }
+                bits = f" ({val / math.log(2):.3f} bits/token)" if "val_bits_per_token" in record else ""
+                with_ema = f", EMA {record['val_loss_ema']:.4f}" if ema is not None else ""
                 log(
-                    f"step {step}: train loss {loss_sum:.4f}, held-out loss {val:.4f} "
-                    f"({val / math.log(2):.3f} bits/token), {last['ms_per_step']:.1f} ms/step, "
-                    f"{last['tokens_per_s']:.0f} tokens/s"
+                    f"step {step}: train loss {loss_sum:.4f}, held-out loss {val:.4f}{bits}{with_ema}, "
+                    f"{last['ms_per_step']:.1f} ms/step, {last['tokens_per_s']:.0f} tokens/s"
                 )
-            records.write(json.dumps(record) + "\n")
-            records.flush()
-            if step % cfg.run.checkpoint_every == 0 or step == stop:
-                save_checkpoint(run_dir, model, vocab, cfg, step, optimizer, data.state_dict(), data.labels)
+            if records is not None:
+                records.write(json.dumps(record) + "\n")
+                records.flush()
+            if step % r.checkpoint_every == 0 or step == stop:
+                weights, optimizer_state = distributed.full_state(model, optimizer, r.parallel, processes)
+                resume_state = {
+                    "step": step,
+                    "optimizer": optimizer_state,
+                    "parallel": _optimizer_layout(r.parallel, processes),
+                    "rng": torch.get_rng_state(),
+                    "rng_ranks": distributed.rng_states(processes),
+                    "data": data.state_dict(),
+                }
+                if processes.main:
+                    save_checkpoint(
+                        run_dir,
+                        cfg,
+                        model.config,
+                        vocab,
+                        data.labels,
+                        weights,
+                        None if ema is None else ema.state_dict(),
+                        resume_state,
+                    )
     return last
+
+
+def _optimizer_layout(parallel: str, processes: distributed.Processes) -> str:
+    """How the saved optimizer state is keyed: ``fsdp`` (by parameter name, gathered from
+    the shards) or ``ddp`` (by index, as one process holds it)."""
+    return "fsdp" if distributed.sharded(processes, parallel) else "ddp"

@@ -64,7 +64,11 @@ class MediaCodes:
     codebook the model sees (an audio codec at a low bitrate uses its first few), each
     codebook its own range, so a position's codebook is in its id. ``weights_sha256`` and
     ``options`` (a codec's bandwidth) say which codes these are: the same ids from other
-    weights mean other things."""
+    weights mean other things.
+
+    A continuous tokenizer (``latent_dim`` > 0, images only) has one "codebook" of one id:
+    the placeholder each latent vector's position holds, whose vector travels beside the
+    ids (``sequence.Example.latents``) and which the model's continuous head predicts."""
 
     tokenizer: str
     modality: str
@@ -72,11 +76,17 @@ class MediaCodes:
     weights_sha256: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     audio_layout: str = "flatten"
+    latent_dim: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vocab_size", tuple(int(v) for v in self.vocab_size))
         if not self.vocab_size or min(self.vocab_size) < 1:
             raise VocabularyMismatchError(f"{self.tokenizer}: media codes need discrete codebooks")
+        if self.latent_dim and (self.vocab_size != (1,) or self.modality != "image"):
+            raise VocabularyMismatchError(
+                f"{self.tokenizer}: continuous media are images with one placeholder id, got "
+                f"{self.modality} with codebooks {self.vocab_size}"
+            )
         if self.modality not in BRACKETS:
             raise VocabularyMismatchError(f"{self.tokenizer}: no span tokens for modality {self.modality!r}")
         if self.audio_layout not in AUDIO_LAYOUTS:
@@ -88,17 +98,31 @@ class MediaCodes:
     def num_codebooks(self) -> int:
         return len(self.vocab_size)
 
+    @property
+    def kind(self) -> str:
+        return "continuous" if self.latent_dim else "discrete"
+
     @classmethod
     def from_manifest(
         cls, manifest: dict[str, Any], codebooks: int, audio_layout: str = "flatten"
     ) -> MediaCodes:
         """The codes of the tokenizer a token dataset's manifest names (its first
-        ``codebooks`` codebooks)."""
+        ``codebooks`` codebooks; a continuous tokenizer's placeholder)."""
         tok = manifest["tokenizer"]
         info = tok["info"]
         if info["kind"] != "discrete":
-            raise VocabularyMismatchError(
-                f"{tok['name']} gives continuous latents; the NTP vocabulary takes discrete ids"
+            if info["modality"] != "image":
+                raise VocabularyMismatchError(
+                    f"{tok['name']} gives continuous {info['modality']} latents; the NTP sequences "
+                    "take continuous images only"
+                )
+            return cls(
+                tokenizer=tok["name"],
+                modality="image",
+                vocab_size=(1,),
+                weights_sha256=tok.get("weights_sha256"),
+                options=dict(tok.get("options") or {}),
+                latent_dim=int(info["latent_dim"]),
             )
         if not 1 <= codebooks <= len(info["vocab_size"]):
             raise VocabularyMismatchError(
@@ -114,7 +138,7 @@ class MediaCodes:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "tokenizer": self.tokenizer,
             "modality": self.modality,
             "vocab_size": list(self.vocab_size),
@@ -122,6 +146,8 @@ class MediaCodes:
             "options": self.options,
             "audio_layout": self.audio_layout,
         }
+        # Only when set, so the layouts (and fingerprints) of discrete vocabularies stay as they were.
+        return {**data, "latent_dim": self.latent_dim} if self.latent_dim else data
 
 
 @dataclass(frozen=True)
@@ -215,6 +241,10 @@ class Vocabulary:
         sizes = self.codes(modality).vocab_size
         start = self._offsets[modality][codebook]
         return range(start, start + sizes[codebook])
+
+    def latent_tokens(self) -> tuple[int, ...]:
+        """The placeholder id of each continuous medium (where a latent vector goes)."""
+        return tuple(self.code_range(m.modality).start for m in self.media if m.latent_dim)
 
     def to_vocab(self, modality: str, codes: np.ndarray, codebook: int | np.ndarray = 0) -> np.ndarray:
         """A tokenizer's ids (of ``codebook``, or one codebook per element) -> vocabulary ids."""
@@ -358,6 +388,7 @@ class Vocabulary:
             ("codebook sizes", mine.vocab_size, theirs.vocab_size),
             ("tokenizer weights (SHA-256)", mine.weights_sha256, theirs.weights_sha256),
             ("encode options", mine.options, theirs.options),
+            ("latent channels", mine.latent_dim, theirs.latent_dim),
         ):
             if a != b:
                 raise VocabularyMismatchError(

@@ -322,7 +322,7 @@ def _train(
                     critic_loss = task.critic_loss(critic, recon, x)
                 critic_loss.backward()
                 critic_opt.step()
-            _ema_update(ema, model, cfg.run.ema_decay if step >= cfg.optim.warmup_steps else 0.0)
+            update_ema(ema, model, cfg.run.ema_decay if step >= cfg.optim.warmup_steps else 0.0)
             step += 1
             progress.update(step)
             progress.estimate(step)
@@ -367,7 +367,8 @@ def _train(
 
 
 @torch.no_grad()
-def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """Move each EMA weight ``1 - decay`` of the way to the model's (decay 0: a copy)."""
     for e, m in zip(ema.parameters(), model.parameters(), strict=True):
         e.lerp_(m, 1 - decay)
     for e, m in zip(ema.buffers(), model.buffers(), strict=True):
