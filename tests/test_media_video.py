@@ -1,6 +1,7 @@
 """Video files in and out (``media/video.py``, and ``media/files.py`` for video): every
-container, the frame rate and rotation a viewer sees, and bad or oversized input refused
-with a clear error, before decoding where the header says enough.
+container, frames read one at a time (``iter_video``), the frame rate and rotation a viewer
+sees, and bad or oversized input refused with a clear error, before decoding where the
+header says enough.
 
 Every clip is written here with PyAV (or Pillow, for a GIF from another writer): 9 frames
 of 32 x 24 colour bars with a white bar moving 2 pixels a frame.
@@ -9,6 +10,8 @@ of 32 x 24 colour bars with a white bar moving 2 pixels a frame.
 from __future__ import annotations
 
 import io
+import itertools
+import os
 import struct
 from fractions import Fraction
 from typing import Any
@@ -35,7 +38,7 @@ from tokenizers_zoo.media.files import (
     read_media,
     render_media,
 )
-from tokenizers_zoo.media.video import read_video, save_video, to_video_array, write_video
+from tokenizers_zoo.media.video import iter_video, read_video, save_video, to_video_array, write_video
 from tokenizers_zoo.tokenizer import Tokenizer
 
 FRAMES, HEIGHT, WIDTH = 9, 24, 32
@@ -366,6 +369,57 @@ def test_the_pixel_frame_and_duration_limits_read_the_header() -> None:
     assert read_video(data, "mp4", max_frames=9, max_pixels=32 * 24, max_seconds=0.9)[0].shape[0] == 9
     # first_frames takes the start of a clip over the limits, and is not itself an error
     assert read_video(data, "mp4", first_frames=3, max_frames=5)[0].shape == (3, HEIGHT, WIDTH, 3)
+
+
+# -- frames one at a time ------------------------------------------------------------------
+
+
+def _open_descriptors(path: Any) -> list[str]:
+    """This process's file descriptors open on ``path``."""
+    target = os.path.realpath(path)
+    return [fd for fd in os.listdir("/proc/self/fd") if os.path.realpath(f"/proc/self/fd/{fd}") == target]
+
+
+def test_iter_video_yields_read_videos_frames_one_at_a_time_and_closes_the_file(tmp_path) -> None:  # noqa: ANN001
+    pts_ms = [0, 100, 150, 200, 400, 500, 600, 650, 900]  # variable rate: repeated and dropped frames
+    path = tmp_path / "clip.mkv"
+    path.write_bytes(encode("matroska", "libx264", bars(), pts_ms=pts_ms))
+    expected, fps = read_video(path)
+    frames = iter_video(path)
+    assert frames.fps == fps == 10 and not frames.closed and _open_descriptors(path)
+    first = next(frames)
+    assert first.dtype == np.uint8 and first.shape == (HEIGHT, WIDTH, 3)
+    rest = list(frames)
+    assert np.array_equal(np.stack([first, *rest]), expected) and len(expected) == 10
+    assert frames.closed and not _open_descriptors(path)  # closed by running out
+    assert list(frames) == []
+    with iter_video(path) as early:
+        next(early)
+    assert early.closed and not _open_descriptors(path) and list(early) == []
+    taken = iter_video(path, first_frames=3, max_frames=5)
+    assert len(list(taken)) == 3 and taken.closed
+
+
+def test_iter_video_checks_the_header_when_called_and_each_frame_as_it_comes() -> None:
+    with pytest.raises(MediaTooLargeError, match="header says 9 frames, over the limit of 8"):
+        iter_video(encode("mp4", "libx264", bars()), "mp4", max_frames=8)  # nothing iterated yet
+    frames = iter_video(_without_duration(), "webm", max_frames=5)  # a header that says nothing
+    assert [f.shape for f in itertools.islice(frames, 5)] == [(HEIGHT, WIDTH, 3)] * 5
+    with pytest.raises(MediaTooLargeError, match="at least 6 frames, over the limit of 5"):
+        next(frames)
+    assert frames.closed
+
+
+def test_iter_video_refuses_bad_files_with_invalid_media_errors() -> None:
+    mp4 = encode("mp4", "libx264", bars())
+    with pytest.raises(InvalidMediaError, match="not a readable mp4 video.*truncated or corrupt"):
+        iter_video(mp4[: len(mp4) // 2], "mp4")
+    with pytest.raises(InvalidMediaError, match="no video stream"):
+        iter_video(audio_only("mp4"), "mp4")
+    frames = iter_video(_claiming_100000_frames(), "avi")  # a sound header, undecodable frames
+    with pytest.raises(InvalidMediaError, match="not a readable avi video") as caught:
+        list(frames)
+    assert not isinstance(caught.value, MediaTooLargeError) and frames.closed
 
 
 # -- frames already decoded ----------------------------------------------------------------

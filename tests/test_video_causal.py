@@ -102,6 +102,44 @@ def test_windows_and_streams_give_the_whole_clips_tokens(tiny: CausalVideoTokeni
         tiny.encode_stream([*frames[:5], frames[5][:16], frames[6][:16]])  # the second window
 
 
+def test_tzoo_encode_streams_a_video_file_into_the_same_tokens(
+    inflated: CausalVideoTokenizer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``tzoo encode`` of a causal tokenizer takes the frames from the file window by window
+    (the whole-file reader is never called) and writes the tokens a whole-clip encode gives."""
+    from tokenizers_zoo.cli.main import main
+    from tokenizers_zoo.media import files
+    from tokenizers_zoo.media.video import read_video, save_video
+    from tokenizers_zoo.wire import load_tokens
+
+    checkpoint = tmp_path / "inflated"
+    inflated.save_pretrained(checkpoint)
+    moving = tz.media.to_uint8(_clip(21, 16, 24))[0].permute(1, 2, 3, 0).numpy()  # two windows and one
+    save_video(moving, 12.0, tmp_path / "clip.mp4")
+    frames, fps = read_video(tmp_path / "clip.mp4")
+    expected = inflated.encode(frames, fps=fps)
+
+    def whole_file(*args: object) -> None:
+        raise AssertionError("the clip was read whole")
+
+    monkeypatch.setattr(files, "read_media", whole_file)
+    out = tmp_path / "t.json"
+    assert main(["encode", str(checkpoint), str(tmp_path / "clip.mp4"), "-o", str(out)]) == 0
+    streamed = load_tokens(out)
+    assert torch.equal(torch.as_tensor(streamed.ids), expected.ids)
+    assert streamed.original_size == (21, 16, 24) and streamed.extras == {"fps": 12.0}
+    args = ["encode", str(checkpoint), str(tmp_path / "clip.mp4"), "-o", str(out)]
+    assert main([*args, "--max-pixels", "300"]) == 2
+    assert "clip.mp4: video frames of 24x16 pixels are over the limit of 300" in capsys.readouterr().err
+    (tmp_path / "broken.mp4").write_bytes((tmp_path / "clip.mp4").read_bytes()[:200])
+    assert main(["encode", str(checkpoint), str(tmp_path / "broken.mp4"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "broken.mp4: not a readable mp4 video" in err
+
+
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="window_frames"):
         CausalVideoTokenizer(CausalVideoConfig(**TINY, window_frames=6))

@@ -1,4 +1,5 @@
-"""``tzoo bench ...``: the benchmarks (quantizers, kernels, service, reconstruction)."""
+"""``tzoo bench ...``: the benchmarks (quantizers, kernels, service, memory, video memory,
+tokenize, NTP, reconstruction)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 from typing import Any
 
 from tokenizers_zoo.benchmarks.rfid import FID_WEIGHTS_ENV, FID_WEIGHTS_FILE
+from tokenizers_zoo.cli.common import UsageError
 
 
 def add_commands(sub: Any) -> None:
@@ -62,6 +64,22 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=600.0, help="request timeout for --admission-budget-mib")
     p.add_argument("--out", help="directory for results.json")
     p.set_defaults(func=memory_command)
+
+    p = bench.add_parser(
+        "video-memory", help="peak memory of tzoo encode on a long video clip against a short one"
+    )
+    p.add_argument(
+        "--tokenizer",
+        help="a causal video tokenizer: name or checkpoint directory (default: the trained "
+        "video-fsq-4x8x8-4k if present, else image-fsq-f8-4k inflated, as the output says)",
+    )
+    p.add_argument(
+        "--seconds", type=_lengths, default=(5.0, 60.0), help="clip lengths in seconds (default 5,60)"
+    )
+    p.add_argument("--size", type=int, default=256, help="frame side in pixels (default 256)")
+    p.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
+    p.add_argument("--out", help="directory for results.json and stdout.txt")
+    p.set_defaults(func=video_memory_command)
 
     p = bench.add_parser(
         "tokenize", help="tokenize-dataset engines vs in-process batched encode, memory, kill"
@@ -172,6 +190,28 @@ def memory_command(args: argparse.Namespace) -> int:
         return 0 if set(result["statuses"]) == {200} else 1
     run_memory_benchmark(names, args.out)
     return 0
+
+
+def _lengths(text: str) -> tuple[float, ...]:
+    """``5,60`` -> (5.0, 60.0): two or more positive clip lengths."""
+    try:
+        lengths = tuple(sorted({float(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of seconds: {text!r}") from None
+    if len(lengths) < 2 or lengths[0] <= 0:
+        raise argparse.ArgumentTypeError(f"give two or more positive lengths, e.g. 5,60; got {text!r}")
+    return lengths
+
+
+def video_memory_command(args: argparse.Namespace) -> int:
+    from tokenizers_zoo.benchmarks.video_memory import run_video_memory_benchmark
+
+    if args.size < 8 or not 0 < args.fps <= 1000:
+        raise UsageError(
+            f"--size must be at least 8 and --fps in (0, 1000], got {args.size} and {args.fps:g}"
+        )
+    results = run_video_memory_benchmark(args.tokenizer, args.seconds, args.size, args.fps, args.out)
+    return 0 if results["target_met"] else 1
 
 
 def tokenize_command(args: argparse.Namespace) -> int:

@@ -19,9 +19,9 @@ class UsageError(TokenizersZooError, ValueError):
     """A command line that names a file or folder that cannot be used as it says."""
 
 
-def read_input(path: str, max_bytes: int) -> bytes:
-    """The bytes of a regular file, refusing devices and FIFOs (``/dev/zero`` would never end,
-    a FIFO would hang) and files over ``max_bytes``, checked before reading."""
+def check_input(path: str, max_bytes: int) -> None:
+    """Refuse what is not a regular file (``/dev/zero`` would never end, a FIFO would hang)
+    and files over ``max_bytes``, before anything is read."""
     try:
         info = os.stat(path)
     except OSError as exc:
@@ -30,6 +30,11 @@ def read_input(path: str, max_bytes: int) -> bytes:
         raise UsageError(f"{path} is not a regular file")
     if info.st_size > max_bytes:
         raise MediaTooLargeError(f"{path} is {info.st_size} bytes, over the limit of {max_bytes}")
+
+
+def read_input(path: str, max_bytes: int) -> bytes:
+    """The bytes of a file that passes ``check_input``."""
+    check_input(path, max_bytes)
     try:
         with open(path, "rb") as f:
             return f.read(max_bytes + 1)

@@ -1,6 +1,10 @@
 """Video files in, uint8 ``(T, H, W, 3)`` RGB frames and their frame rate out; mp4 (H.264)
 and animated GIF out.
 
+``iter_video`` decodes a file one frame at a time, so a long clip is never in memory
+whole (``CausalVideoTokenizer.encode_stream`` takes its frames window by window);
+``read_video`` gathers its frames into one array.
+
 Reading goes through PyAV (FFmpeg) with the demuxer named by the declared type (``mp4``,
 ``mov``, ``webm``, ``matroska``, ``avi``, ``gif``): bytes are never probed, so a file
 cannot pick a demuxer (playlists, concat lists) that opens other files. The limits
@@ -35,12 +39,13 @@ uneven (and reads back at the rate given).
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypedDict, Unpack
 
 import av
 import numpy as np
@@ -50,7 +55,7 @@ from tokenizers_zoo.errors import InvalidMediaError, MediaTooLargeError, Unsuppo
 from tokenizers_zoo.formats import MODALITY_FORMATS, decoder_for_file
 from tokenizers_zoo.media.image import pil_to_rgb
 
-#: FFmpeg demuxers ``read_video`` may use (the media-type table's video formats).
+#: FFmpeg demuxers ``iter_video`` and ``read_video`` may use (the media-type table's video formats).
 VIDEO_FORMATS = tuple(f.decoder for f in MODALITY_FORMATS["video"])
 #: Muxers ``write_video`` writes: mp4 and gif.
 WRITTEN_FORMATS = tuple(f.decoder for f in MODALITY_FORMATS["video"] if f.written)
@@ -63,7 +68,7 @@ _BT601, _LIMITED_RANGE = 6, 1
 _HALF = Fraction(1, 2)
 
 
-def read_video(
+def iter_video(
     source: bytes | str | Path | BinaryIO,
     video_format: str | None = None,
     *,
@@ -72,17 +77,20 @@ def read_video(
     max_video_pixels: int | None = None,
     max_seconds: float | None = None,
     first_frames: int | None = None,
-) -> tuple[np.ndarray, float]:
-    """An mp4, mov, webm, mkv, avi or animated GIF file -> ``(uint8 (T, H, W, 3), fps)``,
-    at a constant rate and upright (see the module).
+) -> VideoFrames:
+    """An mp4, mov, webm, mkv, avi or animated GIF file -> its frames, decoded one at a time
+    as they are iterated (``VideoFrames``), at a constant rate and upright (see the module),
+    so a long clip never needs to be in memory whole.
 
     ``source`` is a path, the file's bytes or a binary file object; ``video_format`` names
     the demuxer (one of ``VIDEO_FORMATS``), by default the one a path's suffix stands for
     (bytes must name it). Over ``max_frames``, ``max_pixels`` per frame, ``max_video_pixels``
     in all frames (what the frames take in memory, over 3) or ``max_seconds`` is a
-    ``MediaTooLargeError``, raised from the header when it states as much and else as
-    soon as decoding passes the limit. ``first_frames`` keeps only that many frames (the
-    rest is not decoded), which is not an error."""
+    ``MediaTooLargeError``: raised here when the header states as much, before anything is
+    decoded, and else by the frame that passes the limit. ``first_frames`` keeps only that
+    many frames (the rest is not decoded), which is not an error. A file that is not a
+    readable video of that format, holds no video stream or no frame is an
+    ``InvalidMediaError``, here or while iterating."""
     if isinstance(source, str | Path) and not Path(source).is_file():
         raise InvalidMediaError(f"cannot read video file {source}: no such file")
     video_format = video_format or _format_of(source)
@@ -92,8 +100,10 @@ def read_video(
         )
     opened = io.BytesIO(source) if isinstance(source, bytes) else source
     opened = str(opened) if isinstance(opened, Path) else opened
+    with _readable(video_format):
+        container = av.open(opened, format=video_format)
     try:
-        with av.open(opened, format=video_format) as container:
+        with _readable(video_format):
             if not container.streams.video:
                 kinds = sorted({s.type for s in container.streams}) or ["nothing"]
                 raise InvalidMediaError(
@@ -103,14 +113,114 @@ def read_video(
             fps = _average_rate(stream, video_format)
             limits = _Limits(max_frames, max_pixels, max_video_pixels, max_seconds)
             _check_header(container, stream, fps, limits, first_frames)
-            collector = _FrameCollector(limits, float(fps))
-            shown, pixels = None, np.empty(0)
-            for frame in _constant_rate(container.decode(stream), fps):
-                if first_frames is not None and len(collector) >= first_frames:
-                    break
-                if frame is not shown:  # a repeated frame is converted once
-                    shown, pixels = frame, _upright_rgb(frame)
-                collector.add(pixels)
+    except BaseException:
+        container.close()
+        raise
+    return VideoFrames(container, stream, fps, limits, video_format, first_frames)
+
+
+class ReadLimits(TypedDict, total=False):
+    """The keyword arguments ``read_video`` passes on to ``iter_video`` (see there)."""
+
+    max_frames: int | None
+    max_pixels: int | None
+    max_video_pixels: int | None
+    max_seconds: float | None
+    first_frames: int | None
+
+
+def read_video(
+    source: bytes | str | Path | BinaryIO, video_format: str | None = None, **limits: Unpack[ReadLimits]
+) -> tuple[np.ndarray, float]:
+    """``iter_video``'s frames gathered: ``(uint8 (T, H, W, 3), fps)``, under the same
+    limits and with the same errors."""
+    with iter_video(source, video_format, **limits) as frames:
+        return np.stack(list(frames)), frames.fps
+
+
+class VideoFrames:
+    """A video file's frames as ``iter_video`` decodes them: uint8 ``(H, W, 3)`` arrays at
+    ``fps``, each checked against the limits as it comes. A frame the constant-rate clock
+    shows on several ticks is yielded again as the same array (copy before writing into it).
+
+    The file stays open until the frames run out, a limit or a decoding error stops them,
+    or ``close()`` (or the end of a ``with`` block) is called; iterating a closed one
+    yields nothing, since PyAV must not be asked for frames from a closed container."""
+
+    def __init__(
+        self,
+        container: av.container.InputContainer,
+        stream: av.video.stream.VideoStream,
+        fps: Fraction,
+        limits: _Limits,
+        video_format: str,
+        first_frames: int | None,
+    ) -> None:
+        #: Frames per second, constant (see the module).
+        self.fps = float(fps)
+        #: The demuxer that reads the file.
+        self.format = video_format
+        self._container: av.container.InputContainer | None = container
+        self._ticks = _constant_rate(container.decode(stream), fps)
+        self._check = _FrameCheck(limits, self.fps)
+        self._first_frames = first_frames
+        self._shown: av.VideoFrame | None = None
+        self._pixels = np.empty(0, np.uint8)
+
+    @property
+    def closed(self) -> bool:
+        return self._container is None
+
+    def close(self) -> None:
+        """Close the file (again: nothing); the frames not yet taken are not decoded."""
+        if self._container is not None:
+            self._ticks.close()
+            self._container.close()
+            self._container, self._shown = None, None
+
+    def __enter__(self) -> VideoFrames:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> VideoFrames:
+        return self
+
+    def __next__(self) -> np.ndarray:
+        if self._container is None:
+            raise StopIteration
+        try:
+            with _readable(self.format):
+                pixels = self._next_pixels()
+        except BaseException:
+            self.close()
+            raise
+        if pixels is None:
+            self.close()
+            raise StopIteration
+        return pixels
+
+    def _next_pixels(self) -> np.ndarray | None:
+        """The next tick's pixels, checked; None at the end (or after ``first_frames``)."""
+        if self._first_frames is not None and self._check.count >= self._first_frames:
+            return None
+        frame = next(self._ticks, None)
+        if frame is None:
+            if not self._check.count:
+                raise InvalidMediaError(f"the {self.format} file's video stream holds no frames")
+            return None
+        if frame is not self._shown:  # a repeated frame is converted once
+            self._shown, self._pixels = frame, _upright_rgb(frame)
+        self._check.add(self._pixels)
+        return self._pixels
+
+
+@contextlib.contextmanager
+def _readable(video_format: str) -> Iterator[None]:
+    """Whatever FFmpeg raises on a file becomes one clear ``InvalidMediaError``."""
+    try:
+        yield
     except InvalidMediaError:
         raise
     except av.FFmpegError as exc:  # its str() carries an errno and the name '<none>' of a memory file
@@ -120,9 +230,6 @@ def read_video(
         ) from None
     except Exception as exc:  # FFmpeg reports corrupt input through many types; all mean "not video"
         raise InvalidMediaError(f"not a readable {video_format} video: {exc}") from exc
-    if not len(collector):
-        raise InvalidMediaError(f"the {video_format} file's video stream holds no frames")
-    return collector.array(), float(fps)
 
 
 def to_video_array(
@@ -146,12 +253,15 @@ def to_video_array(
         raise InvalidMediaError(f"fps must be positive, got {fps}")
     if isinstance(frames, np.ndarray) and frames.ndim != 4:
         raise InvalidMediaError(f"video arrays must be uint8 (T, H, W, 3), got shape {frames.shape}")
-    collector = _FrameCollector(_Limits(max_frames, max_pixels, max_video_pixels, max_seconds), fps)
+    check = _FrameCheck(_Limits(max_frames, max_pixels, max_video_pixels, max_seconds), fps)
+    gathered = []
     for frame in frames:
-        collector.add(_rgb(frame))
-    if not len(collector):
+        pixels = _rgb(frame)
+        check.add(pixels)
+        gathered.append(pixels)
+    if not gathered:
         raise InvalidMediaError("no video frames given")
-    return collector.array()
+    return np.stack(gathered)
 
 
 def write_video(frames: Any, fps: float, video_format: str = "mp4") -> bytes:
@@ -274,31 +384,25 @@ class _Limits:
             )
 
 
-class _FrameCollector:
-    """Frames gathered one at a time, refused the moment one passes a limit, so a file that
-    lies in its header costs at most one frame over the limit."""
+class _FrameCheck:
+    """Frames counted one at a time, refused the moment one passes a limit or changes size,
+    so a file that lies in its header costs at most one frame over the limit."""
 
     def __init__(self, limits: _Limits, fps: float | None) -> None:
         self.limits, self.fps = limits, fps
-        self._frames: list[np.ndarray] = []
-
-    def __len__(self) -> int:
-        return len(self._frames)
+        self.count = 0
+        self._shape: tuple[int, ...] | None = None
 
     def add(self, pixels: np.ndarray) -> None:
         height, width = pixels.shape[:2]
-        if self._frames and pixels.shape != self._frames[0].shape:
-            first = self._frames[0].shape
+        if self._shape is not None and pixels.shape != self._shape:
             raise InvalidMediaError(
-                f"video frames change size from {first[1]}x{first[0]} to {width}x{height} at frame "
-                f"{len(self._frames)}; resize them to one size first"
+                f"video frames change size from {self._shape[1]}x{self._shape[0]} to {width}x{height} "
+                f"at frame {self.count}; resize them to one size first"
             )
-        count = len(self._frames) + 1
+        count = self.count + 1
         self.limits.check(count, width, height, count / self.fps if self.fps else 0.0, "has at least")
-        self._frames.append(pixels)
-
-    def array(self) -> np.ndarray:
-        return np.stack(self._frames)
+        self._shape, self.count = pixels.shape, count
 
 
 def _rgb(frame: Any) -> np.ndarray:

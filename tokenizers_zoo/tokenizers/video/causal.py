@@ -172,12 +172,14 @@ class CausalVideoTokenizer(VideoTokenizer):
         return self.crop(clips.float().clamp(-1, 1), original_size)
 
     @torch.no_grad()
-    def encode_stream(self, frames: Iterable[Any], *, fps: float | None = None) -> Tokens:
+    def encode_stream(self, frames: Iterable[Any], **options: Any) -> Tokens:
         """One clip from frames as they come (``media.video.iter_video``, or any iterable of
         uint8 ``(H, W, 3)`` arrays, PIL images or PyAV frames): ``window_frames`` at a time
         through the encoder, whose causal state carries over, so memory follows the window,
-        not the clip. The tokens equal ``encode`` of the whole clip."""
-        options = self.resolve_options({} if fps is None else {"fps": fps})
+        not the clip. ``options`` are ``encode``'s (``fps``: the clip's rate, kept in the
+        tokens' extras). The tokens equal ``encode`` of the whole clip."""
+        self._check_options(options)
+        options = self.resolve_options(options)
         factor = self.info.temporal_factor
         stream = iter(frames)
         state: dict = {}
