@@ -16,6 +16,7 @@ from tokenizers_zoo.registry import (
     register,
 )
 from tokenizers_zoo.tokenizer import ARCHITECTURES, Tokenizer
+from tokenizers_zoo.tokenizers.adapters import LatentVAETokenizer, PretrainedAdapter
 from tokenizers_zoo.tokenizers.audio import (
     AudioTokenizer,
     Encodec24kTokenizer,
@@ -47,12 +48,14 @@ __all__ = [
     "Encodec24kTokenizer",
     "Encodec48kTokenizer",
     "ImageTokenizer",
+    "LatentVAETokenizer",
     "MelTokenizer",
     "MuLawTokenizer",
     "MultiRateAudioTokenizer",
     "NeuralAudioCodec",
     "PaletteTokenizer",
     "PatchTokenizer",
+    "PretrainedAdapter",
     "RegistryEntry",
     "Tokenizer",
     "VideoTokenizer",

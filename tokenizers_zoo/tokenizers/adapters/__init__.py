@@ -1,0 +1,8 @@
+"""Other libraries' pretrained tokenizers behind the zoo's API (the ``hf`` extra): one
+module per family, each registering its entries beside its class. Importing them imports
+neither transformers nor diffusers; loading an entry does."""
+
+from tokenizers_zoo.tokenizers.adapters.diffusers_vae import LatentVAETokenizer
+from tokenizers_zoo.tokenizers.adapters.pretrained import PretrainedAdapter
+
+__all__ = ["LatentVAETokenizer", "PretrainedAdapter"]

@@ -1,0 +1,141 @@
+"""Where the published weights of another library's tokenizer are found: the one resolution
+every adapter entry shares, and ``tzoo fetch``, the one place that downloads.
+
+An entry names a Hugging Face hub repository, a revision, the files it needs and their
+licence (``HubSource``). ``resolve`` finds them without touching the network, in order:
+
+1. ``weights=`` given to ``tz.load`` (``--weights`` in ``tzoo``): a directory in the
+   library's own layout (what its ``save_pretrained`` writes, or a hub snapshot; the
+   entry's ``subfolder`` inside it is tried too), or a file in such a directory. A path
+   that was named and holds nothing is an error, not a reason to look elsewhere.
+2. The Hugging Face cache (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else
+   ``~/.cache/huggingface/hub``), read with huggingface_hub's own lookup
+   (``try_to_load_from_cache``), so a machine that has run the library has the files.
+
+Otherwise ``WeightsNotFoundError`` names the repository, revision and files, and the
+``tzoo fetch NAME`` command that downloads them (``fetch``, on a machine that is online).
+So loading never downloads, whatever ``HF_HUB_OFFLINE`` says.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tokenizers_zoo.errors import MissingExtraError, WeightsNotFoundError
+
+EXTRA = "hf"
+LIBRARY_CONFIG = "config.json"
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """Published weights: ``files`` are paths inside the repository (``subfolder`` is the
+    folder the library loads from, e.g. ``vae`` inside a diffusion pipeline's repository).
+    ``revision`` is the branch or commit the entry was written against."""
+
+    repository: str
+    revision: str
+    files: tuple[str, ...]
+    licence: str
+    subfolder: str = ""
+
+    @classmethod
+    def from_config(cls, config: Any) -> HubSource:
+        """The source an adapter config records (its ``repository``, ``revision``, ``files``,
+        ``licence`` and ``subfolder`` fields)."""
+        return cls(config.repository, config.revision, tuple(config.files), config.licence, config.subfolder)
+
+    def describe(self) -> str:
+        return f"{self.repository} at revision {self.revision} ({', '.join(self.files)})"
+
+
+def require(module: str, name: str) -> Any:
+    """Import an optional library, or say which extra installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"{name} wraps {module}, which is not installed: pip install 'tokenizers-zoo[{EXTRA}]'"
+        ) from exc
+
+
+def hub_cache() -> Path:
+    """The Hugging Face cache directory, read from the environment at each call (so a
+    changed ``HF_HOME`` counts even after huggingface_hub was imported)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "huggingface"
+    return Path(home).expanduser() / "hub"
+
+
+def resolve(source: HubSource, weights: Path | None, name: str) -> Path:
+    """The directory the library loads ``name``'s model from, found as the module says."""
+    if weights is not None:
+        return _named(source, weights, name)
+    cached = cached_directory(source, name)
+    if cached is not None:
+        return cached
+    offline = " (HF_HUB_OFFLINE is set: run it on a machine that is online)" if _offline() else ""
+    raise WeightsNotFoundError(
+        f"{name} needs {source.describe()} from the Hugging Face hub, and they are not in the "
+        f"cache at {hub_cache()}. Download them once with `tzoo fetch {name}`{offline}, or pass "
+        f"weights=DIR (tzoo: --weights DIR) with the library's save_pretrained files"
+    )
+
+
+def cached_directory(source: HubSource, name: str) -> Path | None:
+    """The cached snapshot's ``subfolder`` when every file of ``source`` is in the cache, else ``None``."""
+    hub = require("huggingface_hub", name)
+    found = []
+    for file in source.files:
+        path = hub.try_to_load_from_cache(
+            source.repository, file, cache_dir=hub_cache(), revision=source.revision
+        )
+        if not isinstance(path, str):  # None (unknown) or the "known to be missing" marker
+            return None
+        found.append(Path(path))
+    snapshot = found[0].parents[len(Path(source.files[0]).parts) - 1]
+    return snapshot / source.subfolder if source.subfolder else snapshot
+
+
+def fetch(source: HubSource, name: str) -> Path:
+    """Download ``source``'s files into the Hugging Face cache (the only code that
+    downloads; ``tzoo fetch NAME`` calls it) and return the directory ``resolve`` will find."""
+    hub = require("huggingface_hub", name)
+    if _offline():
+        raise WeightsNotFoundError(f"cannot fetch {name}: HF_HUB_OFFLINE is set (unset it to download)")
+    try:
+        snapshot = hub.snapshot_download(
+            source.repository,
+            revision=source.revision,
+            allow_patterns=list(source.files),
+            cache_dir=hub_cache(),
+        )
+    except Exception as exc:  # network, authentication (gated repositories), a missing revision
+        raise WeightsNotFoundError(f"downloading {source.describe()} for {name} failed: {exc}") from exc
+    directory = Path(snapshot) / source.subfolder if source.subfolder else Path(snapshot)
+    missing = [f for f in source.files if not (Path(snapshot) / f).is_file()]
+    if missing:
+        raise WeightsNotFoundError(f"{source.repository} at {source.revision} has no {', '.join(missing)}")
+    return directory
+
+
+def _named(source: HubSource, weights: Path, name: str) -> Path:
+    directory = weights.parent if weights.is_file() else weights
+    candidates = [directory / source.subfolder, directory] if source.subfolder else [directory]
+    for candidate in candidates:
+        if (candidate / LIBRARY_CONFIG).is_file():
+            return candidate
+    raise WeightsNotFoundError(
+        f"{weights} holds no weights for {name}: expected a directory with the library's "
+        f"{LIBRARY_CONFIG} and weights (its save_pretrained output, or a snapshot of {source.repository})"
+    )
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
