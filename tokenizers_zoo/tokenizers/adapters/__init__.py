@@ -8,12 +8,22 @@ from tokenizers_zoo.tokenizers.adapters.diffusers_vae import LatentVAETokenizer
 from tokenizers_zoo.tokenizers.adapters.encodec_hf import EncodecHFTokenizer
 from tokenizers_zoo.tokenizers.adapters.mimi import MimiTokenizer
 from tokenizers_zoo.tokenizers.adapters.pretrained import PretrainedAdapter
+from tokenizers_zoo.tokenizers.adapters.vision_towers import (
+    ClipVisionTokenizer,
+    SiglipVisionTokenizer,
+    VisionTowerTokenizer,
+)
+from tokenizers_zoo.tokenizers.adapters.whisper_encoder import WhisperEncoderTokenizer
 
 __all__ = [
     "AudioCodecAdapter",
+    "ClipVisionTokenizer",
     "DacTokenizer",
     "EncodecHFTokenizer",
     "LatentVAETokenizer",
     "MimiTokenizer",
     "PretrainedAdapter",
+    "SiglipVisionTokenizer",
+    "VisionTowerTokenizer",
+    "WhisperEncoderTokenizer",
 ]
