@@ -39,10 +39,12 @@ def list_command(args: argparse.Namespace) -> int:
         return 0
     facts = {entry.name: token_facts(entry.info) for entry in entries}
     width = max(map(len, facts.values()), default=0)
+    names = max((len(entry.name) for entry in entries), default=0)
     for entry in entries:
         info = entry.info
         mark = "*" if entry.default else " "
-        columns = f"{mark} {entry.name:<20} {info.modality:<6} {info.kind:<10} {facts[entry.name]:<{width}}"
+        kind = f"{info.modality:<6} {info.kind:<10}"
+        columns = f"{mark} {entry.name:<{names}} {kind} {facts[entry.name]:<{width}}"
         print(f"{columns} {info.description}")
     print("(* = default for its modality and kind)")
     return 0

@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from tokenizers_zoo.errors import CheckpointError, WeightsNotFoundError
+from tokenizers_zoo.errors import CheckpointError, TokenizersZooError, WeightsNotFoundError
+from tokenizers_zoo.registry import RegistryEntry
 from tokenizers_zoo.tokenizer import Tokenizer
 from tokenizers_zoo.tokenizers.adapters.hub import HubSource, require, resolve
 
@@ -105,6 +106,16 @@ class PretrainedAdapter(Tokenizer):
             f"{self.name}'s weights are {self.library}'s: save the library model itself "
             f"(tok.model.save_pretrained(DIR)) and load it with tz.load({self.name!r}, weights=DIR)"
         )
+
+
+def entry_source(entry: RegistryEntry) -> HubSource:
+    """The published weights a registry entry of an adapter names (``tzoo fetch``)."""
+    if not issubclass(entry.architecture, PretrainedAdapter):
+        raise TokenizersZooError(
+            f"{entry.name} is not another library's pretrained tokenizer: its weights ship with the "
+            "zoo or are given with weights=, so there is nothing to fetch"
+        )
+    return HubSource.from_config(entry.architecture.config_from_dict(entry.settings()))
 
 
 def _same(ours: Any, theirs: Any) -> bool:
