@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from tokenizers_zoo.errors import (
+    EncodeOnlyError,
     InvalidMediaError,
     InvalidTokensError,
     MalformedBodyError,
@@ -61,6 +62,7 @@ TOO_LARGE = ProblemType(413, "too-large", "The body or the media is over a size 
 UNSUPPORTED_MEDIA_TYPE = ProblemType(415, "unsupported-media-type", "The tokenizer cannot take this type")
 INVALID_TOKENS = ProblemType(422, "invalid-tokens", "The tokens cannot be decoded by this tokenizer")
 INVALID_MEDIA = ProblemType(422, "invalid-media", "The media cannot be encoded by this tokenizer")
+ENCODE_ONLY = ProblemType(422, "encode-only", "This tokenizer only encodes (embeddings have no decoder)")
 OVERLOADED = ProblemType(429, "overloaded", "The queue is full; retry later")
 NOT_READY = ProblemType(503, "not-ready", "The service is not ready")
 TIMEOUT = ProblemType(503, "timeout", "The request timed out in the service")
@@ -80,6 +82,7 @@ ALL_TYPES = (
     UNSUPPORTED_MEDIA_TYPE,
     INVALID_TOKENS,
     INVALID_MEDIA,
+    ENCODE_ONLY,
     OVERLOADED,
     NOT_READY,
     TIMEOUT,
@@ -106,6 +109,7 @@ _BY_EXCEPTION: tuple[tuple[type[Exception], ProblemType], ...] = (
     (UnsupportedMediaTypeError, UNSUPPORTED_MEDIA_TYPE),
     (NotAcceptableError, NOT_ACCEPTABLE),
     (MalformedBodyError, MALFORMED),
+    (EncodeOnlyError, ENCODE_ONLY),
     (InvalidTokensError, INVALID_TOKENS),
     (InvalidMediaError, INVALID_MEDIA),
     (BatcherClosedError, NOT_READY),

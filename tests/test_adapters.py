@@ -368,6 +368,27 @@ def test_a_missing_extra_names_it(saved: Callable, monkeypatch) -> None:  # noqa
         tz.load("image-sd-vae", weights=saved("image-sd-vae")[0])
 
 
+def test_tzoo_list_all_says_which_weights_are_cached_without_torch(tmp_path: Path) -> None:
+    source = hub.HubSource.from_config(tz.load("audio-mimi", pretrained=False).config)
+    snapshot = _cache_snapshot(tmp_path, source)
+    for file in source.files:
+        (snapshot / file).write_bytes(b"")
+    script = f"""
+        import os, sys
+        os.environ["HF_HOME"] = {str(tmp_path)!r}
+        from tokenizers_zoo.cli import main
+        assert main(["list", "--all"]) == 0
+        print("IMPORTED", sorted(m for m in ("torch", "transformers", "diffusers") if m in sys.modules))
+    """
+    done = _run(script, tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = {line[2:].split()[0]: line for line in done.stdout.splitlines() if line.startswith(("*", " "))}
+    assert rows["audio-mimi"].endswith("[cached]")
+    assert rows["audio-dac-16khz"].endswith("[not cached: tzoo fetch audio-dac-16khz]")
+    assert not rows["image-fsq-f8-4k"].endswith("]")
+    assert "IMPORTED []" in done.stdout
+
+
 def test_listing_imports_none_of_the_optional_libraries(tmp_path: Path) -> None:
     """The registry, every adapter's info and ``tzoo list`` never import transformers,
     diffusers or huggingface_hub: only loading an adapter does."""
@@ -397,3 +418,32 @@ def test_the_readme_example_runs_as_printed(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     printed = [line.split("# ")[1] for line in example.splitlines() if line.startswith("print(")]
     assert done.stdout.splitlines() == printed
+
+
+def test_the_service_serves_embeddings_and_refuses_to_decode_them(saved: Callable, tmp_path: Path) -> None:
+    """``tzoo serve --tokenizers image-siglip-so400m --weights-dir DIR``: encode answers the
+    embedding tokens as JSON or ``.npy``; decode a 422 that says the tokenizer only encodes."""
+    import io
+
+    import httpx
+    import numpy as np
+    from service_helpers import assert_problem, png, running
+
+    from tokenizers_zoo.service.app import create_app
+    from tokenizers_zoo.service.settings import ServiceSettings
+
+    name = "image-siglip-so400m"
+    (tmp_path / name).symlink_to(saved(name)[0], target_is_directory=True)
+    settings = ServiceSettings(tokenizers=(name,), weights_dir=str(tmp_path))
+    with running(create_app(settings), ready=True) as server, httpx.Client(base_url=server.url) as http:
+        url = f"/v1/tokenizers/{name}/encode"
+        as_json = http.post(url, content=png(40, 56), headers={"Content-Type": "image/png"})
+        assert as_json.status_code == 200, as_json.text[:300]
+        body = as_json.json()
+        assert body["kind"] == "continuous" and body["shape"] == [1, 27, 27, 1152]
+        npy = http.post(
+            url, content=png(40, 56), headers={"Content-Type": "image/png", "Accept": "application/x-npy"}
+        )
+        assert np.load(io.BytesIO(npy.content)).shape == (1, 27, 27, 1152)
+        decoded = http.post(f"/v1/tokenizers/{name}/decode", json=body)
+        assert "only encodes" in assert_problem(decoded, 422, "encode-only")["detail"]
