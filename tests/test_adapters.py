@@ -75,22 +75,25 @@ def tiny_encodec() -> Any:
 
 
 def tiny_siglip() -> Any:
-    config = transformers.SiglipVisionConfig(
-        image_size=384, patch_size=14, hidden_size=1152, intermediate_size=16, num_hidden_layers=1
+    """A whole SigLIP, as google/siglip-so400m-patch14-384 holds: the tower is read out of it."""
+    vision = {"image_size": 384, "patch_size": 14, "hidden_size": 1152, "intermediate_size": 16}
+    text = {"hidden_size": 16, "intermediate_size": 16, "num_attention_heads": 2, "vocab_size": 100}
+    config = transformers.SiglipConfig(
+        vision_config={**vision, "num_hidden_layers": 1}, text_config={**text, "num_hidden_layers": 1}
     )
-    return transformers.SiglipVisionModel(config)
+    return transformers.SiglipModel(config)
 
 
 def tiny_clip() -> Any:
-    config = transformers.CLIPVisionConfig(
-        image_size=224,
-        patch_size=14,
-        hidden_size=1024,
-        intermediate_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
+    """A whole CLIP, as openai/clip-vit-large-patch14 holds."""
+    vision = {"image_size": 224, "patch_size": 14, "hidden_size": 1024, "intermediate_size": 16}
+    text = {"hidden_size": 16, "intermediate_size": 16, "vocab_size": 100}
+    config = transformers.CLIPConfig(
+        vision_config={**vision, "num_hidden_layers": 2, "num_attention_heads": 2},
+        text_config={**text, "num_hidden_layers": 1, "num_attention_heads": 2},
+        projection_dim=8,
     )
-    return transformers.CLIPVisionModel(config)
+    return transformers.CLIPModel(config)
 
 
 def tiny_whisper() -> Any:
@@ -108,7 +111,7 @@ def tiny_whisper() -> Any:
         max_target_positions=8,
         **ids,
     )
-    return transformers.WhisperModel(config)
+    return transformers.WhisperForConditionalGeneration(config)  # what openai/whisper-large-v3 holds
 
 
 #: entry -> (tiny library model, the folder inside the snapshot the library loads from)
@@ -233,7 +236,7 @@ def test_vision_tower_embeddings_are_the_librarys(name: str, saved: Callable) ->
     grid = size // tok.config.patch_size
     assert tokens.latents.shape == (2, grid, grid, tok.info.latent_dim) and tokens.original_size == (100, 150)
     layer = tok.config.feature_layer
-    out = model(pixel_values=pixels, output_hidden_states=True)
+    out = model.vision_model(pixel_values=pixels, output_hidden_states=True)
     hidden = out.last_hidden_state if layer is None else out.hidden_states[layer]
     hidden = hidden[:, 1:] if tok.config.class_token else hidden
     torch.testing.assert_close(tokens.latents, hidden.reshape(tokens.latents.shape), atol=1e-5, rtol=0)
@@ -263,7 +266,7 @@ def test_whisper_embeddings_are_the_encoders(saved: Callable) -> None:
     assert tokens.latents.shape == (2, 50, 1280)
     extractor = transformers.WhisperFeatureExtractor(feature_size=128)
     features = extractor([item.numpy() for item in x[:, 0]], sampling_rate=16000, return_tensors="pt")
-    expected = model.encoder(features.input_features).last_hidden_state[:, :50]
+    expected = model.model.encoder(features.input_features).last_hidden_state[:, :50]
     torch.testing.assert_close(tokens.latents, expected, atol=1e-5, rtol=0)
     with pytest.raises(tz.EncodeOnlyError):
         tok.decode(tokens)
@@ -282,6 +285,19 @@ def test_files_of_another_model_are_refused(saved: Callable) -> None:
         tz.load("audio-dac-44khz", weights=saved("audio-dac-16khz")[0])
     with pytest.raises(tz.CheckpointError, match="latent_channels is 4, not 16"):
         tz.load("image-flux-vae", weights=saved("image-sd-vae")[0])
+
+
+def test_files_lacking_tensors_are_refused(saved: Callable, tmp_path: Path) -> None:
+    """transformers would fill the missing tensors with random ones and only log it."""
+    from safetensors.torch import load_file, save_file
+
+    root, _ = saved("audio-dac-16khz")
+    (tmp_path / "config.json").write_bytes((root / "config.json").read_bytes())
+    state = load_file(str(root / "model.safetensors"))
+    dropped = sorted(k for k in state if k.startswith("decoder."))
+    save_file({k: v for k, v in state.items() if k not in dropped}, str(tmp_path / "model.safetensors"))
+    with pytest.raises(tz.CheckpointError, match=f"lacks {len(dropped)} of DacModel's tensors"):
+        tz.load("audio-dac-16khz", weights=tmp_path)
 
 
 def _cache_snapshot(home: Path, source: hub.HubSource, commit: str = "0" * 40) -> Path:

@@ -73,12 +73,24 @@ class PretrainedAdapter(Tokenizer):
         """Build the library's model from the directory ``locate_weights`` found."""
         directory = Path(path)
         module = require(self.library, self.name)
+        library_class = getattr(module, self.library_class)
         try:
-            model = getattr(module, self.library_class).from_pretrained(str(directory), local_files_only=True)
+            model, report = library_class.from_pretrained(
+                str(directory), local_files_only=True, output_loading_info=True
+            )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(
                 f"{directory} is not a {self.library} {self.library_class} checkpoint: {exc}"
             ) from exc
+        # Both libraries fill tensors the files lack with random ones and only log it; a
+        # tokenizer with random layers would give wrong tokens silently. (Unexpected tensors are
+        # fine: a vision tower read from a whole CLIP checkpoint skips the text tower's.)
+        missing = sorted(report["missing_keys"]) + sorted(str(k) for k in report.get("mismatched_keys", ()))
+        if missing:
+            raise CheckpointError(
+                f"{directory} lacks {len(missing)} of {self.library_class}'s tensors "
+                f"(e.g. {', '.join(missing[:3])}): not the weights of {self.name}"
+            )
         self.check_library_config(model.config, directory)
         # In fp32 whatever dtype the files hold (transformers keeps a checkpoint's own dtype):
         # tz.load's dtype= then casts it, as for every other tokenizer.
