@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from test_registry_contract import _run  # a script in a fresh Python, run in a scratch folder
 
 import tokenizers_zoo as tz
-from tokenizers_zoo.tokenizers.adapters import PretrainedAdapter, hub
+from tokenizers_zoo.published import HubSource
+from tokenizers_zoo.tokenizers.adapters import PretrainedAdapter
 
 transformers = pytest.importorskip("transformers")
 diffusers = pytest.importorskip("diffusers")
@@ -157,7 +158,7 @@ def test_static_info_is_the_loaded_models(name: str, saved: Callable) -> None:
     entry = tz.get_entry(name)
     tok = tz.load(name, weights=saved(name)[0])
     assert tok.info == entry.info and entry.description
-    source = hub.HubSource.from_config(tok.config)
+    source = HubSource.from_config(tok.config)
     assert source.repository and source.revision and source.files and source.licence
 
 
@@ -300,7 +301,7 @@ def test_files_lacking_tensors_are_refused(saved: Callable, tmp_path: Path) -> N
         tz.load("audio-dac-16khz", weights=tmp_path)
 
 
-def _cache_snapshot(home: Path, source: hub.HubSource, commit: str = "0" * 40) -> Path:
+def _cache_snapshot(home: Path, source: HubSource, commit: str = "0" * 40) -> Path:
     """The layout huggingface_hub's cache has after a download of ``source`` at ``commit``."""
     repo = home / "hub" / f"models--{source.repository.replace('/', '--')}"
     (repo / "refs").mkdir(parents=True)
@@ -314,7 +315,7 @@ def test_weights_in_the_hf_cache_are_found(saved: Callable, tmp_path: Path, monk
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     root, model = saved("image-flux-vae")
-    source = hub.HubSource.from_config(tz.load("image-flux-vae", pretrained=False).config)
+    source = HubSource.from_config(tz.load("image-flux-vae", pretrained=False).config)
     snapshot = _cache_snapshot(tmp_path, source)
     (snapshot / "vae").symlink_to(root / "vae", target_is_directory=True)
     tok = tz.load("image-flux-vae")
@@ -354,7 +355,7 @@ def test_tzoo_fetch_downloads_the_pinned_files_where_loading_finds_them(
 
     def download(repo_id: str, *, revision: str, allow_patterns: list[str], cache_dir: Path) -> str:
         calls.append((repo_id, revision, allow_patterns, Path(cache_dir)))
-        source = hub.HubSource(repo_id, revision, tuple(allow_patterns), "")
+        source = HubSource(repo_id, revision, tuple(allow_patterns), "")
         snapshot = _cache_snapshot(tmp_path, source, commit="1" * 40)
         for file in allow_patterns:
             (snapshot / file).write_bytes((root / file).read_bytes())
@@ -385,7 +386,7 @@ def test_a_missing_extra_names_it(saved: Callable, monkeypatch) -> None:  # noqa
 
 
 def test_tzoo_list_all_says_which_weights_are_cached_without_torch(tmp_path: Path) -> None:
-    source = hub.HubSource.from_config(tz.load("audio-mimi", pretrained=False).config)
+    source = HubSource.from_config(tz.load("audio-mimi", pretrained=False).config)
     snapshot = _cache_snapshot(tmp_path, source)
     for file in source.files:
         (snapshot / file).write_bytes(b"")

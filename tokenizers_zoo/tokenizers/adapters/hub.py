@@ -2,7 +2,8 @@
 every adapter entry shares, and ``tzoo fetch``, the one place that downloads.
 
 An entry names a Hugging Face hub repository, a revision, the files it needs and their
-licence (``HubSource``). ``resolve`` finds them without touching the network, in order:
+licence (``tokenizers_zoo.published.HubSource``). ``resolve`` finds them without touching
+the network, in order:
 
 1. ``weights=`` given to ``tz.load`` (``--weights`` in ``tzoo``): a directory in the
    library's own layout (what its ``save_pretrained`` writes, or a hub snapshot; the
@@ -24,8 +25,6 @@ from pathlib import Path
 
 from tokenizers_zoo.errors import WeightsNotFoundError
 from tokenizers_zoo.published import HubSource, cached_directory, hub_cache, require
-
-__all__ = ["HubSource", "fetch", "hub_cache", "require", "resolve"]
 
 LIBRARY_CONFIG = "config.json"
 

@@ -20,14 +20,15 @@ from typing import Any, ClassVar
 from torch import nn
 
 from tokenizers_zoo.errors import CheckpointError, TokenizersZooError, WeightsNotFoundError
+from tokenizers_zoo.published import HubSource, require
 from tokenizers_zoo.registry import RegistryEntry
 from tokenizers_zoo.tokenizer import Tokenizer
-from tokenizers_zoo.tokenizers.adapters.hub import HubSource, require, resolve
+from tokenizers_zoo.tokenizers.adapters.hub import resolve
 
 
 @dataclass(frozen=True)
 class AdapterConfig:
-    """Where the published weights are (see ``hub.HubSource``); subclasses add what the
+    """Where the published weights are (``tokenizers_zoo.published.HubSource``); subclasses add what the
     model is (rates, factors, codebooks) so the entry describes itself unbuilt."""
 
     repository: str = ""

@@ -21,8 +21,8 @@ from torch import Tensor, nn
 
 from tokenizers_zoo.errors import EncodeOnlyError
 from tokenizers_zoo.info import TokenizerInfo
+from tokenizers_zoo.published import require
 from tokenizers_zoo.registry import register
-from tokenizers_zoo.tokenizers.adapters.hub import require
 from tokenizers_zoo.tokenizers.adapters.pretrained import AdapterConfig, PretrainedAdapter
 from tokenizers_zoo.tokenizers.audio.base import AudioTokenizer
 
