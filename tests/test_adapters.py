@@ -8,6 +8,7 @@ and shrink only the widths. Nothing here downloads."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -115,6 +116,27 @@ def tiny_whisper() -> Any:
     return transformers.WhisperForConditionalGeneration(config)  # what openai/whisper-large-v3 holds
 
 
+def tiny_emu3() -> Any:
+    """A whole Emu3 (a one-layer text model beside the VQ), as BAAI/Emu3-Gen-hf holds."""
+    vq = {
+        "codebook_size": 32768,
+        "embed_dim": 4,
+        "latent_channels": 4,
+        "base_channels": 32,
+        "channel_multiplier": [1, 2, 2, 4],
+        "num_res_blocks": 1,
+        "attn_resolutions": [],
+        "hidden_size": 128,
+    }
+    # a vocabulary large enough that the text model's embeddings fill shards of their own
+    text = {"vocab_size": 20000, "hidden_size": 16, "intermediate_size": 16, "num_hidden_layers": 1}
+    ids = {"pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2}
+    text = {**text, "num_attention_heads": 2, "num_key_value_heads": 2, "max_position_embeddings": 64, **ids}
+    return transformers.Emu3ForConditionalGeneration(
+        transformers.Emu3Config(vq_config=vq, text_config=text, vocabulary_map={})
+    )
+
+
 #: entry -> (tiny library model, the folder inside the snapshot the library loads from)
 TINY: dict[str, tuple[Callable[[], Any], str]] = {
     "image-sd-vae": (lambda: tiny_vae(4, 0.18215, None), ""),
@@ -128,6 +150,7 @@ TINY: dict[str, tuple[Callable[[], Any], str]] = {
     "image-siglip-so400m": (tiny_siglip, ""),
     "image-clip-vit-l14": (tiny_clip, ""),
     "audio-whisper-encoder": (tiny_whisper, ""),
+    "image-emu3-vq": (tiny_emu3, ""),
 }
 
 
@@ -142,7 +165,9 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Pat
             build, subfolder = TINY[name]
             model = build().eval()
             root = tmp_path_factory.mktemp(name)
-            model.save_pretrained(str(root / subfolder if subfolder else root))
+            # a whole Emu3 in shards, as on the hub, so that loading reads only the VQ's
+            shards = {"max_shard_size": "500KB"} if name == "image-emu3-vq" else {}
+            model.save_pretrained(str(root / subfolder if subfolder else root), **shards)
             made[name] = (root, model)
         return made[name]
 
@@ -271,6 +296,74 @@ def test_whisper_embeddings_are_the_encoders(saved: Callable) -> None:
     torch.testing.assert_close(tokens.latents, expected, atol=1e-5, rtol=0)
     with pytest.raises(tz.EncodeOnlyError):
         tok.decode(tokens)
+
+
+def _emu3_input() -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of 30 x 40 images, and Emu3's processor's input for it (padded to 32 rows, CLIP-normalised)."""
+    x = torch.rand(2, 3, 30, 40, generator=torch.Generator().manual_seed(6)) * 2 - 1
+    mean = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
+    std = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
+    return x, ((F.pad(x, (0, 0, 0, 2), mode="replicate") + 1) / 2 - mean) / std
+
+
+def _small_images_allowed(tok: tz.Tokenizer) -> tz.Tokenizer:
+    """The entry's pixel bounds are Emu3's (512^2 to 1024^2): lowered here, for small test images."""
+    tok.config = dataclasses.replace(tok.config, min_pixels=1)
+    return tok
+
+
+def test_emu3_ids_are_the_vq_of_a_whole_emu3_checkpoint(saved: Callable, tmp_path: Path) -> None:
+    root, model = saved("image-emu3-vq")
+    tok = tz.load("image-emu3-vq", weights=root)
+    x, pixels = _emu3_input()
+    with pytest.raises(tz.InvalidMediaError, match="262144 to 1048576 pixels"):
+        tok.encode(x)
+    tokens = _small_images_allowed(tok).encode(x)
+    vq = model.model.vqmodel
+    expected = torch.stack(vq.encode(pixels, image_sizes=torch.tensor([[32, 40]] * 2)).image_tokens)
+    assert tokens.ids.shape == (2, 4, 5) and torch.equal(tokens.ids, expected)
+    decoded = tok.decode(tokens)
+    assert decoded.shape == x.shape and decoded.min() >= -1 and decoded.max() <= 1
+    vq.save_pretrained(str(tmp_path / "vq-alone"))  # the VQ alone, in its own layout, loads too
+    alone = _small_images_allowed(tz.load("image-emu3-vq", weights=tmp_path / "vq-alone"))
+    assert torch.equal(alone.encode(x).ids, tokens.ids)
+
+
+def test_emu3_needs_only_the_shards_of_its_vq(saved: Callable, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """``tzoo fetch`` downloads the config, the index and then only the VQ's shards; the cache
+    lookup asks for those, and a missing one is "not cached"."""
+    import huggingface_hub
+
+    from tokenizers_zoo.cli import main
+    from tokenizers_zoo.published import needed_shards
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    root, _ = saved("image-emu3-vq")
+    source = HubSource.from_config(tz.load("image-emu3-vq", pretrained=False).config)
+    snapshot = _cache_snapshot(tmp_path, source)
+    asked = []
+
+    def download(repo_id: str, *, revision: str, allow_patterns: list[str], cache_dir: Path) -> str:
+        asked.append(allow_patterns)
+        for file in allow_patterns:
+            (snapshot / file).write_bytes((root / file).read_bytes())
+        return str(snapshot)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", download)
+    assert main(["fetch", "image-emu3-vq"]) == 0
+    shards = needed_shards(source, root)
+    every = len(list(root.glob("model-*.safetensors")))
+    assert asked == [["config.json", "model.safetensors.index.json"], shards] and 0 < len(shards) < every
+    x, _ = _emu3_input()
+    from_cache = _small_images_allowed(tz.load("image-emu3-vq"))
+    assert torch.equal(
+        from_cache.encode(x).ids, _small_images_allowed(tz.load("image-emu3-vq", weights=root)).encode(x).ids
+    )
+    (snapshot / shards[0]).unlink()
+    with pytest.raises(tz.WeightsNotFoundError, match="tzoo fetch image-emu3-vq"):
+        tz.load("image-emu3-vq")
 
 
 def test_batches_run_in_the_dtype_asked(saved: Callable) -> None:

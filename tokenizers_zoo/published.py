@@ -9,6 +9,7 @@ from the same lookup.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from tokenizers_zoo.errors import MissingExtraError
 
 EXTRA = "hf"
+SHARD_INDEX = "model.safetensors.index.json"
 
 
 @dataclass(frozen=True)
@@ -30,12 +32,22 @@ class HubSource:
     files: tuple[str, ...]
     licence: str
     subfolder: str = ""
+    #: Set when the model is part of a larger sharded checkpoint (Emu3's VQ inside Emu3): the
+    #: entry also needs the shards ``model.safetensors.index.json`` (one of ``files``) maps
+    #: the tensors whose names contain this to, and no other shard.
+    shards_of: str = ""
 
     @classmethod
     def from_config(cls, config: Any) -> HubSource:
-        """The source an adapter config records (its ``repository``, ``revision``, ``files``,
-        ``licence`` and ``subfolder`` fields)."""
-        return cls(config.repository, config.revision, tuple(config.files), config.licence, config.subfolder)
+        """The source an adapter config records (its fields of the same names)."""
+        return cls(
+            config.repository,
+            config.revision,
+            tuple(config.files),
+            config.licence,
+            config.subfolder,
+            config.shards_of,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "files": list(self.files)}
@@ -68,13 +80,25 @@ def hub_cache() -> Path:
 def cached_directory(source: HubSource, name: str) -> Path | None:
     """The cached snapshot's ``subfolder`` when every file of ``source`` is in the cache, else ``None``."""
     hub = require("huggingface_hub", name)
+    where = {"cache_dir": hub_cache(), "revision": source.revision}
     found = []
     for file in source.files:
-        path = hub.try_to_load_from_cache(
-            source.repository, file, cache_dir=hub_cache(), revision=source.revision
-        )
+        path = hub.try_to_load_from_cache(source.repository, file, **where)
         if not isinstance(path, str):  # None (unknown) or the "known to be missing" marker
             return None
         found.append(Path(path))
     snapshot = found[0].parents[len(Path(source.files[0]).parts) - 1]
+    for shard in needed_shards(source, snapshot):
+        if not isinstance(hub.try_to_load_from_cache(source.repository, shard, **where), str):
+            return None
     return snapshot / source.subfolder if source.subfolder else snapshot
+
+
+def needed_shards(source: HubSource, snapshot: Path) -> list[str]:
+    """The shards of a sharded checkpoint that hold the tensors ``source.shards_of`` names
+    (none unless it is set), read from the index file in ``snapshot``."""
+    if not source.shards_of:
+        return []
+    index = json.loads((snapshot / source.subfolder / SHARD_INDEX).read_text())
+    shards = {file for key, file in index["weight_map"].items() if source.shards_of in key}
+    return sorted(f"{source.subfolder}/{file}" if source.subfolder else file for file in shards)

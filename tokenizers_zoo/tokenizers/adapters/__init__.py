@@ -5,6 +5,7 @@ neither transformers nor diffusers; loading an entry does."""
 from tokenizers_zoo.tokenizers.adapters.audio_codec import AudioCodecAdapter
 from tokenizers_zoo.tokenizers.adapters.dac import DacTokenizer
 from tokenizers_zoo.tokenizers.adapters.diffusers_vae import LatentVAETokenizer
+from tokenizers_zoo.tokenizers.adapters.emu3_vq import Emu3VQTokenizer
 from tokenizers_zoo.tokenizers.adapters.encodec_hf import EncodecHFTokenizer
 from tokenizers_zoo.tokenizers.adapters.mimi import MimiTokenizer
 from tokenizers_zoo.tokenizers.adapters.pretrained import PretrainedAdapter
@@ -19,6 +20,7 @@ __all__ = [
     "AudioCodecAdapter",
     "ClipVisionTokenizer",
     "DacTokenizer",
+    "Emu3VQTokenizer",
     "EncodecHFTokenizer",
     "LatentVAETokenizer",
     "MimiTokenizer",

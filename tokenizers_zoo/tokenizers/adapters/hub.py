@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from tokenizers_zoo.errors import WeightsNotFoundError
-from tokenizers_zoo.published import HubSource, cached_directory, hub_cache, require
+from tokenizers_zoo.published import HubSource, cached_directory, hub_cache, needed_shards, require
 
 LIBRARY_CONFIG = "config.json"
 
@@ -51,19 +52,23 @@ def fetch(source: HubSource, name: str) -> Path:
     if _offline():
         raise WeightsNotFoundError(f"cannot fetch {name}: HF_HUB_OFFLINE is set (unset it to download)")
     try:
-        snapshot = hub.snapshot_download(
-            source.repository,
-            revision=source.revision,
-            allow_patterns=list(source.files),
-            cache_dir=hub_cache(),
-        )
+        snapshot = Path(_download(hub, source, list(source.files)))
+        shards = needed_shards(source, snapshot)  # read from the index just downloaded
+        if shards:
+            _download(hub, source, shards)
     except Exception as exc:  # network, authentication (gated repositories), a missing revision
         raise WeightsNotFoundError(f"downloading {source.describe()} for {name} failed: {exc}") from exc
-    directory = Path(snapshot) / source.subfolder if source.subfolder else Path(snapshot)
-    missing = [f for f in source.files if not (Path(snapshot) / f).is_file()]
+    directory = snapshot / source.subfolder if source.subfolder else snapshot
+    missing = [f for f in (*source.files, *shards) if not (snapshot / f).is_file()]
     if missing:
         raise WeightsNotFoundError(f"{source.repository} at {source.revision} has no {', '.join(missing)}")
     return directory
+
+
+def _download(hub: Any, source: HubSource, files: list[str]) -> str:
+    return hub.snapshot_download(
+        source.repository, revision=source.revision, allow_patterns=files, cache_dir=hub_cache()
+    )
 
 
 def _named(source: HubSource, weights: Path, name: str) -> Path:

@@ -36,6 +36,7 @@ class AdapterConfig:
     files: tuple[str, ...] = ()
     licence: str = ""
     subfolder: str = ""
+    shards_of: str = ""
 
 
 class PretrainedAdapter(Tokenizer):
