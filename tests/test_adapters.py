@@ -137,6 +137,23 @@ def tiny_emu3() -> Any:
     )
 
 
+def tiny_chameleon() -> Any:
+    """A whole Chameleon, as facebook/chameleon-7b holds."""
+    vq = {
+        "embed_dim": 8,
+        "num_embeddings": 8192,
+        "latent_channels": 32,
+        "base_channels": 32,
+        "channel_multiplier": [1, 1, 2, 2, 4],
+        "num_res_blocks": 1,
+    }
+    text = {"vocab_size": 20000, "hidden_size": 16, "intermediate_size": 16, "num_hidden_layers": 1}
+    text = {**text, "num_attention_heads": 2, "num_key_value_heads": 2, "pad_token_id": 0}
+    return transformers.ChameleonForConditionalGeneration(
+        transformers.ChameleonConfig(vq_config=vq, vocabulary_map={}, **text)
+    )
+
+
 #: entry -> (tiny library model, the folder inside the snapshot the library loads from)
 TINY: dict[str, tuple[Callable[[], Any], str]] = {
     "image-sd-vae": (lambda: tiny_vae(4, 0.18215, None), ""),
@@ -151,6 +168,7 @@ TINY: dict[str, tuple[Callable[[], Any], str]] = {
     "image-clip-vit-l14": (tiny_clip, ""),
     "audio-whisper-encoder": (tiny_whisper, ""),
     "image-emu3-vq": (tiny_emu3, ""),
+    "image-chameleon-vq": (tiny_chameleon, ""),
 }
 
 
@@ -165,8 +183,9 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Pat
             build, subfolder = TINY[name]
             model = build().eval()
             root = tmp_path_factory.mktemp(name)
-            # a whole Emu3 in shards, as on the hub, so that loading reads only the VQ's
-            shards = {"max_shard_size": "500KB"} if name == "image-emu3-vq" else {}
+            # a whole Emu3 or Chameleon in shards, as on the hub, so that loading reads only the VQ's
+            whole = name in ("image-emu3-vq", "image-chameleon-vq")
+            shards = {"max_shard_size": "500KB"} if whole else {}
             model.save_pretrained(str(root / subfolder if subfolder else root), **shards)
             made[name] = (root, model)
         return made[name]
@@ -364,6 +383,20 @@ def test_emu3_needs_only_the_shards_of_its_vq(saved: Callable, tmp_path: Path, m
     (snapshot / shards[0]).unlink()
     with pytest.raises(tz.WeightsNotFoundError, match="tzoo fetch image-emu3-vq"):
         tz.load("image-emu3-vq")
+
+
+def test_chameleon_ids_are_the_vq_of_a_whole_chameleon_checkpoint(saved: Callable) -> None:
+    root, model = saved("image-chameleon-vq")
+    tok = tz.load("image-chameleon-vq", weights=root)
+    x = torch.rand(2, 3, 300, 400, generator=torch.Generator().manual_seed(7)) * 2 - 1
+    tokens = tok.encode(x)
+    assert tokens.ids.shape == (2, 32, 32) and tokens.original_size == (300, 400)
+    pixels, _, _ = tok.prepare(x, None)
+    assert pixels.shape == (2, 3, 512, 512)
+    expected = model.model.vqmodel.encode(pixels).image_tokens.view(2, 32, 32)
+    assert torch.equal(tokens.ids, expected)
+    with pytest.raises(tz.EncodeOnlyError, match="no decoder"):
+        tok.decode(tokens)
 
 
 def test_batches_run_in_the_dtype_asked(saved: Callable) -> None:

@@ -3,6 +3,8 @@ module per family, each registering its entries beside its class. Importing them
 neither transformers nor diffusers; loading an entry does."""
 
 from tokenizers_zoo.tokenizers.adapters.audio_codec import AudioCodecAdapter
+from tokenizers_zoo.tokenizers.adapters.chameleon_vq import ChameleonVQTokenizer
+from tokenizers_zoo.tokenizers.adapters.checkpoint_part import CheckpointPartAdapter
 from tokenizers_zoo.tokenizers.adapters.dac import DacTokenizer
 from tokenizers_zoo.tokenizers.adapters.diffusers_vae import LatentVAETokenizer
 from tokenizers_zoo.tokenizers.adapters.emu3_vq import Emu3VQTokenizer
@@ -18,6 +20,8 @@ from tokenizers_zoo.tokenizers.adapters.whisper_encoder import WhisperEncoderTok
 
 __all__ = [
     "AudioCodecAdapter",
+    "ChameleonVQTokenizer",
+    "CheckpointPartAdapter",
     "ClipVisionTokenizer",
     "DacTokenizer",
     "Emu3VQTokenizer",

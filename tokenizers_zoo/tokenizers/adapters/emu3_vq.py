@@ -2,10 +2,8 @@
 image tokens Emu3 generates and reads, 32768 codes, one per 8 x 8 pixels.
 
 The VQ is published in transformers' layout only inside the whole Emu3 checkpoint
-(``BAAI/Emu3-Gen-hf``, sharded), its tensors under ``vqmodel.``; so the entry needs the
-config, the shard index and only the shards those tensors are in (``HubSource.shards_of``),
-and loading builds the VQ from the checkpoint's ``vq_config`` and reads just them. A
-directory that ``Emu3VQVAE.save_pretrained`` wrote loads too.
+(``BAAI/Emu3-Gen-hf``, sharded): ``checkpoint_part`` reads it out of only the shards that
+hold it. A directory that ``Emu3VQVAE.save_pretrained`` wrote loads too.
 
 Preprocessing is Emu3's image processor's: RGB rescaled to [0, 1] and normalised with CLIP's
 mean and std; the pixel count must lie within ``min_pixels`` and ``max_pixels`` (512 x 512
@@ -16,24 +14,20 @@ back on decode. Decoding gives the VQ's reconstruction, un-normalised back to [-
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from tokenizers_zoo.errors import CheckpointError, InvalidMediaError
-from tokenizers_zoo.info import TokenizerInfo
-from tokenizers_zoo.published import SHARD_INDEX, require
+from tokenizers_zoo.errors import InvalidMediaError
+from tokenizers_zoo.published import SHARD_INDEX
 from tokenizers_zoo.registry import register
-from tokenizers_zoo.tokenizers.adapters.pretrained import AdapterConfig, PretrainedAdapter
-from tokenizers_zoo.tokenizers.image.base import ImageTokenizer
+from tokenizers_zoo.tokenizers.adapters.checkpoint_part import VQ_PREFIX, ImageVQPart
+from tokenizers_zoo.tokenizers.adapters.pretrained import AdapterConfig
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-PREFIX = "vqmodel."
 
 
 @dataclass(frozen=True)
@@ -44,42 +38,16 @@ class Emu3VQConfig(AdapterConfig):
     max_pixels: int = 1024 * 1024
 
 
-class Emu3VQTokenizer(PretrainedAdapter, ImageTokenizer):
+class Emu3VQTokenizer(ImageVQPart):
     Config = Emu3VQConfig
-    library = "transformers"
     library_class = "Emu3VQVAE"
-
-    @classmethod
-    def describe(cls, config: Emu3VQConfig, name: str) -> TokenizerInfo:
-        return TokenizerInfo(
-            name=name,
-            modality="image",
-            kind="discrete",
-            vocab_size=(config.codebook_size,),
-            spatial_factor=config.spatial_factor,
-        )
+    library_config_class = "Emu3VQVAEConfig"
 
     def library_facts(self, config: Any) -> dict[str, Any]:
         return {
             "codebook_size": config.codebook_size,
             "spatial_factor": 2 ** (len(config.channel_multiplier) - 1),
         }
-
-    def load_weights(self, path: str | Path) -> None:
-        """A whole Emu3 checkpoint (its ``vq_config`` and ``vqmodel.`` tensors), or the VQ alone."""
-        directory = Path(path)
-        meta = json.loads((directory / "config.json").read_text())
-        if "vq_config" not in meta:
-            return super().load_weights(directory)
-        transformers = require("transformers", self.name)
-        config = transformers.Emu3VQVAEConfig(**meta["vq_config"])
-        self.check_library_config(config, directory)
-        model = transformers.Emu3VQVAE(config)
-        try:
-            model.load_state_dict(_vq_tensors(directory), strict=True)
-        except RuntimeError as exc:  # missing, unexpected or misshapen tensors
-            raise CheckpointError(f"{directory} does not hold Emu3's VQ: {exc}") from exc
-        self.model = model.float().eval()
 
     def prepare(self, media: Any, sample_rate: int | None) -> tuple[Tensor, tuple[int, ...], None]:
         x, size, _ = super().prepare(media, sample_rate)
@@ -105,26 +73,6 @@ class Emu3VQTokenizer(PretrainedAdapter, ImageTokenizer):
         return self.crop((images * std + mean).clamp(0, 1) * 2 - 1, original_size)
 
 
-def _vq_tensors(directory: Path) -> dict[str, Tensor]:
-    """The tensors under ``vqmodel.`` (whatever precedes it: ``model.vqmodel.`` in older
-    layouts), read only from the shards that hold them, with the prefix removed."""
-    from safetensors import safe_open
-
-    index = directory / SHARD_INDEX
-    if index.is_file():
-        weight_map = json.loads(index.read_text())["weight_map"]
-        shards = sorted({file for key, file in weight_map.items() if PREFIX in key})
-    else:
-        shards = ["model.safetensors"]
-    state = {}
-    for shard in shards:
-        with safe_open(str(directory / shard), framework="pt") as f:
-            for key in f.keys():
-                if PREFIX in key:
-                    state[key.split(PREFIX, 1)[1]] = f.get_tensor(key)
-    return state
-
-
 register(
     "image-emu3-vq",
     Emu3VQTokenizer,
@@ -132,7 +80,7 @@ register(
         "repository": "BAAI/Emu3-Gen-hf",
         "revision": "main",
         "files": ["config.json", SHARD_INDEX],
-        "shards_of": PREFIX,
+        "shards_of": VQ_PREFIX,
         "licence": "Apache-2.0",
     },
     description="Emu3 vision tokenizer (BAAI, transformers), 32768 codes, f8; 512^2 to 1024^2 pixel images",

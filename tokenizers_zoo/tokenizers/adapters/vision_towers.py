@@ -15,6 +15,7 @@ tower's output; LLaVA reads CLIP's second-to-last layer, ``-2``). There is no de
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,21 +87,10 @@ class VisionTowerTokenizer(PretrainedAdapter, ImageTokenizer):
 
     def pixel_values(self, images: Tensor) -> Tensor:
         """``(B, 3, H, W)`` in [-1, 1] -> the tower's normalised ``(B, 3, S, S)`` input."""
-        config, size = self.config, self.config.image_size
-        x = (images + 1) / 2
-        height, width = x.shape[-2:]
-        if config.crop:
-            # the processor's rule: the short side becomes ``size``, the long one int(long * size / short)
-            short = min(height, width)
-            resized = (max(size, int(height * size / short)), max(size, int(width * size / short)))
-            x = _resize(x, resized, config.resample)
-            top, left = (resized[0] - size) // 2, (resized[1] - size) // 2
-            x = x[..., top : top + size, left : left + size]
-        else:
-            x = _resize(x, (size, size), config.resample)
-        mean = torch.tensor(config.mean, dtype=x.dtype).view(1, 3, 1, 1)
-        std = torch.tensor(config.std, dtype=x.dtype).view(1, 3, 1, 1)
-        return (x.clamp(0, 1) - mean) / std
+        config = self.config
+        return processor_pixels(
+            images, config.image_size, config.crop, config.resample, config.mean, config.std
+        )
 
     def encode_tensor(self, x: Tensor, **options: Any) -> Tensor:
         layer = self.config.feature_layer
@@ -112,6 +102,28 @@ class VisionTowerTokenizer(PretrainedAdapter, ImageTokenizer):
 
     def decode_tensor(self, data: Tensor, original_size: tuple[int, ...], **options: Any) -> Tensor:
         raise EncodeOnlyError(f"{self.name} only encodes: a vision tower's embeddings have no decoder")
+
+
+def processor_pixels(
+    images: Tensor, size: int, crop: bool, resample: str, mean: Sequence[float], std: Sequence[float]
+) -> Tensor:
+    """What a transformers image processor does to ``(B, 3, H, W)`` images in [-1, 1] for a
+    model of one square resolution: resized to ``size`` square, or (``crop``) the short side
+    to ``size`` and the centre cropped; rescaled to [0, 1]; normalised per channel."""
+    x = (images + 1) / 2
+    height, width = x.shape[-2:]
+    if crop:
+        # the processor's rule: the short side becomes ``size``, the long one int(long * size / short)
+        short = min(height, width)
+        resized = (max(size, int(height * size / short)), max(size, int(width * size / short)))
+        x = _resize(x, resized, resample)
+        top, left = (resized[0] - size) // 2, (resized[1] - size) // 2
+        x = x[..., top : top + size, left : left + size]
+    else:
+        x = _resize(x, (size, size), resample)
+    mean_t = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x.clamp(0, 1) - mean_t) / std_t
 
 
 def _resize(x: Tensor, size: tuple[int, int], mode: str) -> Tensor:
