@@ -76,6 +76,22 @@ def tiny_encodec() -> Any:
     )
 
 
+def tiny_xcodec() -> Any:
+    acoustic = {"encoder_hidden_size": 4, "decoder_hidden_size": 32, "codebook_dim": 4, "hidden_size": 32}
+    semantic = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16}
+    semantic = {
+        **semantic,
+        "conv_dim": [8] * 7,
+        "num_conv_pos_embeddings": 16,
+        "num_conv_pos_embedding_groups": 2,
+    }
+    config = transformers.XcodecConfig(
+        acoustic_model_config={**acoustic, "downsampling_ratios": [2, 4, 5, 8]},
+        semantic_model_config=semantic,
+    )
+    return transformers.XcodecModel(config)
+
+
 def tiny_siglip() -> Any:
     """A whole SigLIP, as google/siglip-so400m-patch14-384 holds: the tower is read out of it."""
     vision = {"image_size": 384, "patch_size": 14, "hidden_size": 1152, "intermediate_size": 16}
@@ -164,6 +180,7 @@ TINY: dict[str, tuple[Callable[[], Any], str]] = {
     "audio-dac-44khz": (lambda: tiny_dac(44100, [2, 4, 8, 8], 9), ""),
     "audio-mimi": (tiny_mimi, ""),
     "audio-encodec-24khz-hf": (tiny_encodec, ""),
+    "audio-xcodec": (tiny_xcodec, ""),
     "image-siglip-so400m": (tiny_siglip, ""),
     "image-clip-vit-l14": (tiny_clip, ""),
     "audio-whisper-encoder": (tiny_whisper, ""),
@@ -267,6 +284,21 @@ def test_encodec_hf_ids_and_audio_are_the_librarys(saved: Callable) -> None:
     direct = model.decode(encoded.audio_codes, encoded.audio_scales).audio_values[..., :700]
     torch.testing.assert_close(tok.decode(tokens), direct, atol=1e-5, rtol=0)
     assert tok.encode(x, sample_rate=24000).ids.shape[1] == 8  # 6 kbps by default
+
+
+def test_xcodec_ids_and_audio_are_the_librarys(saved: Callable) -> None:
+    root, model = saved("audio-xcodec")
+    tok = tz.load("audio-xcodec", weights=root)
+    x = 0.1 * torch.randn(2, 1, 3000, generator=torch.Generator().manual_seed(8))
+    padded = F.pad(x, (0, 3200 - 3000))
+    codes = model.encode(padded, bandwidth=1.0).audio_codes
+    tokens = tok.encode(x, sample_rate=16000, bandwidth=1.0)
+    assert tokens.ids.shape == (2, 2, 10) and torch.equal(tokens.ids, codes)
+    direct = model.decode(codes).audio_values[..., :3000]
+    torch.testing.assert_close(tok.decode(tokens), direct, atol=1e-5, rtol=0)
+    assert tok.encode(x, sample_rate=16000).ids.shape[1] == 4  # 2 kbps by default
+    with pytest.raises(tz.InvalidMediaError, match="kbps"):
+        tok.encode(x, sample_rate=16000, bandwidth=3.0)
 
 
 @pytest.mark.parametrize("name", ["image-siglip-so400m", "image-clip-vit-l14"])

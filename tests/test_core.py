@@ -104,6 +104,7 @@ def test_registry_lists_filters_and_defaults() -> None:
         "audio-mulaw-8bit",
         "audio-rvq-16khz",
         "audio-whisper-encoder",
+        "audio-xcodec",
     ]
     assert "image-patch-p16" in tz.list_tokenizers(kind="continuous")
     assert tz.default_tokenizer("image", "continuous") == "image-kl-f8-c16"

@@ -17,6 +17,7 @@ from tokenizers_zoo.tokenizers.adapters.vision_towers import (
     VisionTowerTokenizer,
 )
 from tokenizers_zoo.tokenizers.adapters.whisper_encoder import WhisperEncoderTokenizer
+from tokenizers_zoo.tokenizers.adapters.xcodec import XcodecTokenizer
 
 __all__ = [
     "AudioCodecAdapter",
@@ -32,4 +33,5 @@ __all__ = [
     "SiglipVisionTokenizer",
     "VisionTowerTokenizer",
     "WhisperEncoderTokenizer",
+    "XcodecTokenizer",
 ]
