@@ -170,6 +170,27 @@ def tiny_chameleon() -> Any:
     )
 
 
+def tiny_janus() -> Any:
+    """A whole Janus, as deepseek-community/Janus-Pro-1B holds."""
+    vq = {
+        "embed_dim": 8,
+        "num_embeddings": 16384,
+        "latent_channels": 32,
+        "base_channels": 32,
+        "num_res_blocks": 1,
+    }
+    vq = {**vq, "channel_multiplier": [1, 1, 2, 2, 4], "num_patches": 24, "projection_dim": 8}
+    vision = {"hidden_size": 16, "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2}
+    text = {"vocab_size": 20000, "hidden_size": 16, "intermediate_size": 16, "num_hidden_layers": 1}
+    text = {**text, "num_attention_heads": 2, "num_key_value_heads": 2, "pad_token_id": 0}
+    config = transformers.JanusConfig(
+        vq_config={**vq, "image_token_embed_dim": 8},
+        vision_config={**vision, "image_size": 384, "patch_size": 16},
+        text_config=text,
+    )
+    return transformers.JanusForConditionalGeneration(config)
+
+
 #: entry -> (tiny library model, the folder inside the snapshot the library loads from)
 TINY: dict[str, tuple[Callable[[], Any], str]] = {
     "image-sd-vae": (lambda: tiny_vae(4, 0.18215, None), ""),
@@ -186,6 +207,7 @@ TINY: dict[str, tuple[Callable[[], Any], str]] = {
     "audio-whisper-encoder": (tiny_whisper, ""),
     "image-emu3-vq": (tiny_emu3, ""),
     "image-chameleon-vq": (tiny_chameleon, ""),
+    "image-janus-vq": (tiny_janus, ""),
 }
 
 
@@ -200,8 +222,8 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Pat
             build, subfolder = TINY[name]
             model = build().eval()
             root = tmp_path_factory.mktemp(name)
-            # a whole Emu3 or Chameleon in shards, as on the hub, so that loading reads only the VQ's
-            whole = name in ("image-emu3-vq", "image-chameleon-vq")
+            # a whole Emu3, Chameleon or Janus in shards, as on the hub: loading reads only the VQ's
+            whole = name in ("image-emu3-vq", "image-chameleon-vq", "image-janus-vq")
             shards = {"max_shard_size": "500KB"} if whole else {}
             model.save_pretrained(str(root / subfolder if subfolder else root), **shards)
             made[name] = (root, model)
@@ -429,6 +451,24 @@ def test_chameleon_ids_are_the_vq_of_a_whole_chameleon_checkpoint(saved: Callabl
     assert torch.equal(tokens.ids, expected)
     with pytest.raises(tz.EncodeOnlyError, match="no decoder"):
         tok.decode(tokens)
+
+
+def test_janus_ids_are_the_vq_of_a_whole_janus_checkpoint(saved: Callable) -> None:
+    root, model = saved("image-janus-vq")
+    tok = tz.load("image-janus-vq", weights=root)
+    x = torch.rand(2, 3, 300, 400, generator=torch.Generator().manual_seed(9)) * 2 - 1
+    pixels, size, _ = tok.prepare(x, None)
+    assert pixels.shape == (2, 3, 384, 384) and size == (300, 400)
+    assert tok.content_box(300, 400) == (48, 0, 288, 384)  # long side to 384, centred, grey above and below
+    assert torch.equal(pixels[..., :48, :], torch.zeros(2, 3, 48, 384))
+    tokens = tok.encode(x)
+    vq = model.model.vqmodel
+    expected = vq.encode(pixels).image_tokens.view(2, 24, 24)
+    assert tokens.ids.shape == (2, 24, 24) and torch.equal(tokens.ids, expected)
+    decoded = tok.decode(tokens)
+    assert decoded.shape == x.shape and decoded.min() >= -1 and decoded.max() <= 1
+    square = vq.decode(expected.view(2, -1))
+    torch.testing.assert_close(tok.decode(tokens.ids), square.clamp(-1, 1), atol=1e-5, rtol=0)
 
 
 def test_batches_run_in_the_dtype_asked(saved: Callable) -> None:

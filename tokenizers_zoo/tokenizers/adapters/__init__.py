@@ -9,6 +9,7 @@ from tokenizers_zoo.tokenizers.adapters.dac import DacTokenizer
 from tokenizers_zoo.tokenizers.adapters.diffusers_vae import LatentVAETokenizer
 from tokenizers_zoo.tokenizers.adapters.emu3_vq import Emu3VQTokenizer
 from tokenizers_zoo.tokenizers.adapters.encodec_hf import EncodecHFTokenizer
+from tokenizers_zoo.tokenizers.adapters.janus_vq import JanusVQTokenizer
 from tokenizers_zoo.tokenizers.adapters.mimi import MimiTokenizer
 from tokenizers_zoo.tokenizers.adapters.pretrained import PretrainedAdapter
 from tokenizers_zoo.tokenizers.adapters.vision_towers import (
@@ -27,6 +28,7 @@ __all__ = [
     "DacTokenizer",
     "Emu3VQTokenizer",
     "EncodecHFTokenizer",
+    "JanusVQTokenizer",
     "LatentVAETokenizer",
     "MimiTokenizer",
     "PretrainedAdapter",
