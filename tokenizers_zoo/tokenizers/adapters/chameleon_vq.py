@@ -22,7 +22,7 @@ from tokenizers_zoo.errors import EncodeOnlyError, InvalidMediaError
 from tokenizers_zoo.media.image import to_image_batch
 from tokenizers_zoo.published import SHARD_INDEX
 from tokenizers_zoo.registry import register
-from tokenizers_zoo.tokenizers.adapters.checkpoint_part import VQ_PREFIX, ImageVQPart
+from tokenizers_zoo.tokenizers.adapters.checkpoint_part import VQ_PREFIX, SquareVQPart
 from tokenizers_zoo.tokenizers.adapters.pretrained import AdapterConfig
 from tokenizers_zoo.tokenizers.adapters.vision_towers import processor_pixels
 
@@ -37,7 +37,7 @@ class ChameleonVQConfig(AdapterConfig):
     image_size: int = 512
 
 
-class ChameleonVQTokenizer(ImageVQPart):
+class ChameleonVQTokenizer(SquareVQPart):
     Config = ChameleonVQConfig
     library_class = "ChameleonVQVAE"
     library_config_class = "ChameleonVQVAEConfig"
@@ -48,15 +48,6 @@ class ChameleonVQTokenizer(ImageVQPart):
             "spatial_factor": 2 ** (len(config.channel_multiplier) - 1),
         }
 
-    @property
-    def grid(self) -> int:
-        return self.config.image_size // self.config.spatial_factor
-
-    def token_shape_for(self, original_size: tuple[int, ...], extras: dict[str, Any]) -> tuple[int, ...]:
-        if len(original_size) != 2 or min(original_size) < 1:
-            raise ValueError(f"an image size is (height, width), got {original_size}")
-        return (self.grid, self.grid)
-
     def prepare(self, media: Any, sample_rate: int | None) -> tuple[Tensor, tuple[int, ...], None]:
         if sample_rate is not None:
             raise InvalidMediaError(f"{self.name} tokenizes images; sample_rate does not apply")
@@ -64,10 +55,6 @@ class ChameleonVQTokenizer(ImageVQPart):
         mean = (RESCALED_MEAN,) * 3
         pixels = processor_pixels(x, self.config.image_size, True, "bicubic", mean, mean)
         return pixels, tuple(x.shape[-2:]), None
-
-    def encode_tensor(self, x: Tensor, **options: Any) -> Tensor:
-        ids = self.library_model.encode(x).image_tokens  # flat: (B * grid * grid,)
-        return ids.view(x.shape[0], self.grid, self.grid)
 
     def decode_tensor(self, data: Tensor, original_size: tuple[int, ...], **options: Any) -> Tensor:
         raise EncodeOnlyError(

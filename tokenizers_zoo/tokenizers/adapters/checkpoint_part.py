@@ -66,6 +66,24 @@ class ImageVQPart(CheckpointPartAdapter, ImageTokenizer):
         )
 
 
+class SquareVQPart(ImageVQPart):
+    """An image VQ of one square input resolution (``config.image_size``): tokens are
+    ``(grid, grid)`` whatever the media's size, and the library gives them flat."""
+
+    @property
+    def grid(self) -> int:
+        return self.config.image_size // self.config.spatial_factor
+
+    def token_shape_for(self, original_size: tuple[int, ...], extras: dict[str, Any]) -> tuple[int, ...]:
+        if len(original_size) != 2 or min(original_size) < 1:
+            raise ValueError(f"an image size is (height, width), got {original_size}")
+        return (self.grid, self.grid)
+
+    def encode_tensor(self, x: Tensor, **options: Any) -> Tensor:
+        ids = self.library_model.encode(x).image_tokens  # flat: (B * grid * grid,)
+        return ids.view(x.shape[0], self.grid, self.grid)
+
+
 def part_tensors(directory: Path, prefix: str) -> dict[str, Tensor]:
     """The tensors whose names contain ``prefix``, with it and what precedes it removed, read
     only from the shards that hold them."""

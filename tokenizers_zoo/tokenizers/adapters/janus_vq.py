@@ -22,7 +22,7 @@ from tokenizers_zoo.errors import InvalidMediaError
 from tokenizers_zoo.media.image import to_image_batch
 from tokenizers_zoo.published import SHARD_INDEX
 from tokenizers_zoo.registry import register
-from tokenizers_zoo.tokenizers.adapters.checkpoint_part import VQ_PREFIX, ImageVQPart
+from tokenizers_zoo.tokenizers.adapters.checkpoint_part import VQ_PREFIX, SquareVQPart
 from tokenizers_zoo.tokenizers.adapters.pretrained import AdapterConfig
 
 MIN_SIDE = 14
@@ -35,7 +35,7 @@ class JanusVQConfig(AdapterConfig):
     image_size: int = 384
 
 
-class JanusVQTokenizer(ImageVQPart):
+class JanusVQTokenizer(SquareVQPart):
     Config = JanusVQConfig
     library_class = "JanusVQVAE"
     library_config_class = "JanusVQVAEConfig"
@@ -47,15 +47,6 @@ class JanusVQTokenizer(ImageVQPart):
             "spatial_factor": factor,
             "image_size": config.num_patches * factor,
         }
-
-    @property
-    def grid(self) -> int:
-        return self.config.image_size // self.config.spatial_factor
-
-    def token_shape_for(self, original_size: tuple[int, ...], extras: dict[str, Any]) -> tuple[int, ...]:
-        if len(original_size) != 2 or min(original_size) < 1:
-            raise ValueError(f"an image size is (height, width), got {original_size}")
-        return (self.grid, self.grid)
 
     def content_box(self, height: int, width: int) -> tuple[int, int, int, int]:
         """Where the resized picture sits in the square: ``(top, left, rows, columns)``."""
@@ -74,10 +65,6 @@ class JanusVQTokenizer(ImageVQPart):
         size = self.config.image_size
         padding = (left, size - columns - left, top, size - rows - top)
         return F.pad(resized.clamp(-1, 1), padding, value=0.0), (height, width), None
-
-    def encode_tensor(self, x: Tensor, **options: Any) -> Tensor:
-        ids = self.library_model.encode(x).image_tokens  # flat: (B * grid * grid,)
-        return ids.view(x.shape[0], self.grid, self.grid)
 
     def decode_tensor(self, data: Tensor, original_size: tuple[int, ...], **options: Any) -> Tensor:
         square = self.library_model.decode(data.reshape(data.shape[0], -1))
