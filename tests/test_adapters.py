@@ -206,6 +206,7 @@ TINY: dict[str, tuple[Callable[[], Any], str]] = {
     "image-clip-vit-l14": (tiny_clip, ""),
     "audio-whisper-encoder": (tiny_whisper, ""),
     "image-emu3-vq": (tiny_emu3, ""),
+    "video-emu3-vq": (tiny_emu3, ""),
     "image-chameleon-vq": (tiny_chameleon, ""),
     "image-janus-vq": (tiny_janus, ""),
 }
@@ -223,7 +224,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Pat
             model = build().eval()
             root = tmp_path_factory.mktemp(name)
             # a whole Emu3, Chameleon or Janus in shards, as on the hub: loading reads only the VQ's
-            whole = name in ("image-emu3-vq", "image-chameleon-vq", "image-janus-vq")
+            whole = name in ("image-emu3-vq", "video-emu3-vq", "image-chameleon-vq", "image-janus-vq")
             shards = {"max_shard_size": "500KB"} if whole else {}
             model.save_pretrained(str(root / subfolder if subfolder else root), **shards)
             made[name] = (root, model)
@@ -400,6 +401,22 @@ def test_emu3_ids_are_the_vq_of_a_whole_emu3_checkpoint(saved: Callable, tmp_pat
     vq.save_pretrained(str(tmp_path / "vq-alone"))  # the VQ alone, in its own layout, loads too
     alone = _small_images_allowed(tz.load("image-emu3-vq", weights=tmp_path / "vq-alone"))
     assert torch.equal(alone.encode(x).ids, tokens.ids)
+
+
+def test_emu3_clips_are_the_vq_of_their_frames_in_fours(saved: Callable) -> None:
+    root, model = saved("video-emu3-vq")
+    tok = _small_images_allowed(tz.load("video-emu3-vq", weights=root))
+    clip = torch.rand(2, 3, 6, 32, 40, generator=torch.Generator().manual_seed(10)) * 2 - 1
+    tokens = tok.encode(clip, fps=24)
+    assert tokens.ids.shape == (2, 2, 4, 5) and tokens.original_size == (6, 32, 40)
+    padded = torch.cat([clip, clip[:, :, -1:].expand(-1, -1, 2, -1, -1)], dim=2)  # last frame repeated to 8
+    mean = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1, 1)
+    std = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1, 1)
+    frames = (((padded + 1) / 2 - mean) / std).permute(0, 2, 1, 3, 4)
+    expected = model.model.vqmodel.encode(frames, image_sizes=torch.tensor([[10**6, 10**6]] * 2)).image_tokens
+    assert torch.equal(tokens.ids, torch.stack(expected))
+    decoded = tok.decode(tokens)
+    assert decoded.shape == clip.shape and decoded.min() >= -1 and decoded.max() <= 1
 
 
 def test_emu3_needs_only_the_shards_of_its_vq(saved: Callable, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

@@ -16,7 +16,6 @@ from tokenizers_zoo.registry import (
     register,
 )
 from tokenizers_zoo.tokenizer import ARCHITECTURES, Tokenizer
-from tokenizers_zoo.tokenizers.adapters import LatentVAETokenizer, PretrainedAdapter
 from tokenizers_zoo.tokenizers.audio import (
     AudioTokenizer,
     Encodec24kTokenizer,
@@ -38,6 +37,15 @@ from tokenizers_zoo.tokenizers.video import (
     VideoTokenizer,
     register_framewise,
 )
+
+# isort: off
+# Last: the video package registers a frame-wise entry over each image entry registered
+# before it, and an adapter's model is its library's, built from its own files, which a
+# frame-wise checkpoint cannot hold; so the adapters (one of which is a video tokenizer, and
+# imports the video package) come after it.
+from tokenizers_zoo.tokenizers.adapters import LatentVAETokenizer, PretrainedAdapter
+
+# isort: on
 
 __all__ = [
     "ARCHITECTURES",

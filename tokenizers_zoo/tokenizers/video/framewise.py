@@ -22,7 +22,6 @@ from tokenizers_zoo.errors import CheckpointError
 from tokenizers_zoo.info import TokenizerInfo
 from tokenizers_zoo.registry import RegistryEntry, default_tokenizers, get_entry, list_tokenizers, register
 from tokenizers_zoo.tokenizer import ARCHITECTURES, WEIGHTS_FILE, Tokenizer
-from tokenizers_zoo.tokenizers.adapters.pretrained import PretrainedAdapter
 from tokenizers_zoo.tokenizers.video.base import VideoTokenizer
 
 #: The prefix of the image tokenizer's tensors in a frame-wise checkpoint.
@@ -135,8 +134,7 @@ def register_framewise(image_name: str, **kwargs: Any) -> RegistryEntry:
 # Over the image defaults, these are the video defaults until a temporal tokenizer beats
 # them on the same clips (``tzoo bench recon``).
 _IMAGE_DEFAULTS = set(default_tokenizers().values())
-# Not over the adapters of other libraries' weights: their model is built by the library from
-# its own files, which a frame-wise checkpoint (``image.``-prefixed tensors) cannot hold.
+# Over the image entries registered so far: the adapters of other libraries' weights are
+# imported after this (tokenizers/__init__.py), since a frame-wise checkpoint cannot hold them.
 for _image in list_tokenizers("image"):
-    if not issubclass(get_entry(_image).architecture, PretrainedAdapter):
-        register_framewise(_image, default=_image in _IMAGE_DEFAULTS)
+    register_framewise(_image, default=_image in _IMAGE_DEFAULTS)
