@@ -41,6 +41,18 @@ def tiny_vae(latent_channels: int, scaling: float, shift: float | None) -> Any:
     )
 
 
+def tiny_cosmos() -> Any:
+    return diffusers.AutoencoderKLCosmos(
+        encoder_block_out_channels=(8, 8, 8, 8),
+        decode_block_out_channels=(8, 8, 8, 8),
+        attention_resolutions=(),
+        num_layers=1,
+        resolution=64,
+        latents_mean=None,
+        latents_std=None,
+    )
+
+
 def tiny_dac(rate: int, ratios: list[int], books: int) -> Any:
     config = transformers.DacConfig(
         encoder_hidden_size=4,
@@ -196,6 +208,7 @@ TINY: dict[str, tuple[Callable[[], Any], str]] = {
     "image-sd-vae": (lambda: tiny_vae(4, 0.18215, None), ""),
     "image-sdxl-vae": (lambda: tiny_vae(4, 0.13025, None), ""),
     "image-flux-vae": (lambda: tiny_vae(16, 0.3611, 0.1159), "vae"),
+    "video-cosmos-cv8x8x8": (tiny_cosmos, "vae"),
     "audio-dac-16khz": (lambda: tiny_dac(16000, [2, 4, 5, 8], 12), ""),
     "audio-dac-24khz": (lambda: tiny_dac(24000, [2, 4, 5, 8], 32), ""),
     "audio-dac-44khz": (lambda: tiny_dac(44100, [2, 4, 8, 8], 9), ""),
@@ -266,6 +279,21 @@ def test_vae_latents_are_the_library_posteriors_scaled(name: str, saved: Callabl
     assert drawn.extras == {"sample": True, "seed": 3}
     assert torch.equal(drawn.latents, tok.encode(x, sample=True, seed=3).latents)
     assert not torch.equal(drawn.latents, tokens.latents)
+
+
+def test_cosmos_latents_are_the_vaes_of_the_clip_padded_to_1_plus_8n_frames(saved: Callable) -> None:
+    root, vae = saved("video-cosmos-cv8x8x8")
+    tok = tz.load("video-cosmos-cv8x8x8", weights=root)
+    clip = torch.rand(2, 3, 6, 20, 24, generator=torch.Generator().manual_seed(11)) * 2 - 1
+    tokens = tok.encode(clip)
+    assert tokens.latents.shape == (2, 2, 3, 3, 16) and tokens.original_size == (6, 20, 24)
+    padded = F.pad(clip, (0, 0, 0, 4, 0, 3), mode="replicate")  # 9 = 1 + 8 frames, 24 rows
+    mode = vae.encode(padded).latent_dist.mode()
+    torch.testing.assert_close(tokens.latents, mode.permute(0, 2, 3, 4, 1), atol=1e-5, rtol=0)
+    decoded = tok.decode(tokens)
+    direct = vae.decode(mode).sample.clamp(-1, 1)[:, :, :6, :20, :24]
+    assert decoded.shape == clip.shape
+    torch.testing.assert_close(decoded, direct, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ neither transformers nor diffusers; loading an entry does."""
 from tokenizers_zoo.tokenizers.adapters.audio_codec import AudioCodecAdapter
 from tokenizers_zoo.tokenizers.adapters.chameleon_vq import ChameleonVQTokenizer
 from tokenizers_zoo.tokenizers.adapters.checkpoint_part import CheckpointPartAdapter
+from tokenizers_zoo.tokenizers.adapters.cosmos_vae import CosmosVAETokenizer
 from tokenizers_zoo.tokenizers.adapters.dac import DacTokenizer
 from tokenizers_zoo.tokenizers.adapters.diffusers_vae import LatentVAETokenizer
 from tokenizers_zoo.tokenizers.adapters.emu3_vq import Emu3VQTokenizer
@@ -24,6 +25,7 @@ __all__ = [
     "AudioCodecAdapter",
     "ChameleonVQTokenizer",
     "CheckpointPartAdapter",
+    "CosmosVAETokenizer",
     "ClipVisionTokenizer",
     "DacTokenizer",
     "Emu3VQTokenizer",
