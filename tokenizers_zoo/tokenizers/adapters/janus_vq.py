@@ -5,9 +5,11 @@ The VQ is published in transformers' layout only inside the whole Janus checkpoi
 (``deepseek-community/Janus-Pro-1B``); ``checkpoint_part`` reads it out of only the shards
 that hold it. The VQ sees one resolution, so the image is brought to it as Janus's image
 processor does: the long side resized to 384 (``int(side * 384 / long)``, at least 14) and
-the short one padded, centred, with mid-grey (0 in [-1, 1], the value range the VQ works
-in). Decoding inverts that: the padding is cut off and the picture resized back to the
-original size, so ``decode`` gives the input's size, at the VQ's 384-pixel detail.
+the short one padded, centred, with mid-grey (0 in [-1, 1], the value range LlamaGen's VQ
+was trained in; transformers' ``JanusImageProcessor`` defaults to CLIP's mean and std, and
+the repository's ``preprocessor_config.json``, which would settle it, was not readable
+offline). Decoding inverts that: the padding is cut off and the picture resized back to
+the original size, so ``decode`` gives the input's size, at the VQ's 384-pixel detail.
 """
 
 from __future__ import annotations
