@@ -10,11 +10,17 @@ import sys
 
 import tokenizers_zoo as tz
 from tokenizers_zoo.catalog import CATALOG_FILE, CatalogEntry
+from tokenizers_zoo.tokenizers.adapters.pretrained import PretrainedAdapter, entry_source
 
 
 def registry_catalog() -> list[dict]:
     defaults = set(tz.default_tokenizers().values())
-    entries = [CatalogEntry(tz.get_entry(name).info, name in defaults) for name in tz.list_tokenizers()]
+    entries = []
+    for name in tz.list_tokenizers():
+        entry = tz.get_entry(name)
+        adapter = issubclass(entry.architecture, PretrainedAdapter)
+        source = entry_source(entry).to_dict() if adapter else None
+        entries.append(CatalogEntry(entry.info, name in defaults, source))
     return [entry.to_dict() for entry in entries]
 
 

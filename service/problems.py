@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from tokenizers_zoo.errors import (
+    EncodeOnlyError,
     InvalidMediaError,
     InvalidTokensError,
     MalformedBodyError,
@@ -63,6 +64,7 @@ UNSUPPORTED_MEDIA_TYPE = ProblemType(415, "unsupported-media-type", "The tokeniz
 INVALID_TOKENS = ProblemType(422, "invalid-tokens", "The tokens cannot be decoded by this tokenizer")
 INVALID_MEDIA = ProblemType(422, "invalid-media", "The media cannot be encoded by this tokenizer")
 INVALID_PROMPT = ProblemType(422, "invalid-prompt", "The prompt does not fit this model")
+ENCODE_ONLY = ProblemType(422, "encode-only", "This tokenizer only encodes (embeddings have no decoder)")
 OVERLOADED = ProblemType(429, "overloaded", "The queue is full; retry later")
 NOT_READY = ProblemType(503, "not-ready", "The service is not ready")
 TIMEOUT = ProblemType(503, "timeout", "The request timed out in the service")
@@ -84,6 +86,7 @@ ALL_TYPES = (
     INVALID_TOKENS,
     INVALID_MEDIA,
     INVALID_PROMPT,
+    ENCODE_ONLY,
     OVERLOADED,
     NOT_READY,
     TIMEOUT,
@@ -110,6 +113,7 @@ _BY_EXCEPTION: tuple[tuple[type[Exception], ProblemType], ...] = (
     (UnsupportedMediaTypeError, UNSUPPORTED_MEDIA_TYPE),
     (NotAcceptableError, NOT_ACCEPTABLE),
     (MalformedBodyError, MALFORMED),
+    (EncodeOnlyError, ENCODE_ONLY),
     (InvalidTokensError, INVALID_TOKENS),
     (InvalidMediaError, INVALID_MEDIA),
     (BatcherClosedError, NOT_READY),

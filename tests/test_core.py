@@ -92,12 +92,19 @@ def test_registry_lists_filters_and_defaults() -> None:
     names = tz.list_tokenizers()
     assert names == sorted(names) and "image-patch-p16" in names and "audio-mulaw-8bit" in names
     assert tz.list_tokenizers(modality="audio") == [
+        "audio-dac-16khz",
+        "audio-dac-24khz",
+        "audio-dac-44khz",
         "audio-encodec-24khz",
+        "audio-encodec-24khz-hf",
         "audio-encodec-48khz",
         "audio-mel-128",
         "audio-mel-80",
+        "audio-mimi",
         "audio-mulaw-8bit",
         "audio-rvq-16khz",
+        "audio-whisper-encoder",
+        "audio-xcodec",
     ]
     assert "image-patch-p16" in tz.list_tokenizers(kind="continuous")
     assert tz.default_tokenizer("image", "continuous") == "image-kl-f8-c16"

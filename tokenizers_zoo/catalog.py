@@ -22,15 +22,19 @@ CATALOG_FILE = Path(__file__).resolve().parent / "catalog.json"
 
 @dataclasses.dataclass(frozen=True)
 class CatalogEntry:
+    """``source``: where an adapter entry's published weights are (``HubSource.to_dict()``);
+    ``None`` for the zoo's own tokenizers."""
+
     info: TokenizerInfo
     default: bool
+    source: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
         return self.info.name
 
     def to_dict(self) -> dict[str, Any]:
-        return {"info": self.info.to_dict(), "default": self.default}
+        return {"info": self.info.to_dict(), "default": self.default, "source": self.source}
 
 
 def read_catalog() -> list[CatalogEntry]:
@@ -38,7 +42,11 @@ def read_catalog() -> list[CatalogEntry]:
     fields = {f.name for f in dataclasses.fields(TokenizerInfo)}
     entries = json.loads(CATALOG_FILE.read_text())
     return [
-        CatalogEntry(TokenizerInfo(**{k: v for k, v in e["info"].items() if k in fields}), e["default"])
+        CatalogEntry(
+            TokenizerInfo(**{k: v for k, v in e["info"].items() if k in fields}),
+            e["default"],
+            e.get("source"),
+        )
         for e in entries
     ]
 

@@ -58,3 +58,13 @@ class NotAcceptableError(TokenizersZooError):
 class MalformedBodyError(TokenizersZooError, ValueError):
     """Bytes that cannot be parsed at all: not JSON, not ``.npy``, not a readable file of
     the type they claim, broken base64."""
+
+
+class MissingExtraError(TokenizersZooError, ImportError):
+    """A tokenizer wraps a library that is an optional extra and is not installed
+    (``pip install 'tokenizers-zoo[hf]'``)."""
+
+
+class EncodeOnlyError(TokenizersZooError, NotImplementedError):
+    """Decoding was asked of a tokenizer that only encodes (an embedding encoder such as
+    SigLIP's vision tower), or whose library publishes no decoder."""

@@ -210,7 +210,7 @@ def load(
             model.load_weights(weights_file)
     else:
         model = entry.architecture.from_config(entry.config, name=entry.name, description=entry.description)
-        if pretrained and len(model.state_dict()) > 0:
+        if pretrained and model.needs_weights:
             own = model.locate_weights(Path(weights) if weights is not None else entry.weights_path())
             model.load_weights(own or _resolve_weights(entry, weights))
     return model.to(device=device, dtype=dtype).eval()

@@ -315,6 +315,13 @@ class Tokenizer(nn.Module, ABC):
         ones here; a tokenizer built from another's trained weights (a video tokenizer
         inflated from an image one) takes them here, so building one stays cheap."""
 
+    @property
+    def needs_weights(self) -> bool:
+        """Whether ``tz.load`` must find weights for it: a tokenizer with parameters does. An
+        adapter of another library's model has none until its weights are read (the library
+        builds the model from them), so it says so itself."""
+        return len(self.state_dict()) > 0
+
     def locate_weights(self, weights: Path | None) -> Path | None:
         """The weights file of a tokenizer that finds its own (a wrapper of another package's
         published checkpoints), given the caller's or the registry entry's ``weights``, or

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tokenizers_zoo.catalog import CatalogEntry
 from tokenizers_zoo.info import KINDS, MODALITIES, TokenizerInfo
 
 
@@ -17,6 +18,11 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--modality", choices=MODALITIES)
     p.add_argument("--kind", choices=KINDS)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="also say, for other libraries' pretrained tokenizers, whether their weights are cached",
+    )
     p.set_defaults(func=list_command)
 
     p = sub.add_parser("info", help="describe one tokenizer")
@@ -34,18 +40,43 @@ def list_command(args: argparse.Namespace) -> int:
         for e in read_catalog()
         if args.modality in (None, e.info.modality) and args.kind in (None, e.info.kind)
     ]
+    weights = {entry.name: weights_state(entry) for entry in entries} if args.all else {}
     if args.json:
-        print(json.dumps([entry.info.to_dict() for entry in entries], indent=2))
+        rows = [
+            {**entry.info.to_dict(), **({"weights": weights[entry.name]} if args.all else {})}
+            for entry in entries
+        ]
+        print(json.dumps(rows, indent=2))
         return 0
     facts = {entry.name: token_facts(entry.info) for entry in entries}
     width = max(map(len, facts.values()), default=0)
+    names = max((len(entry.name) for entry in entries), default=0)
     for entry in entries:
         info = entry.info
         mark = "*" if entry.default else " "
-        columns = f"{mark} {entry.name:<20} {info.modality:<6} {info.kind:<10} {facts[entry.name]:<{width}}"
-        print(f"{columns} {info.description}")
+        kind = f"{info.modality:<6} {info.kind:<10}"
+        columns = f"{mark} {entry.name:<{names}} {kind} {facts[entry.name]:<{width}}"
+        state = f" [{weights[entry.name]}]" if weights.get(entry.name) else ""
+        print(f"{columns} {info.description}{state}")
     print("(* = default for its modality and kind)")
     return 0
+
+
+def weights_state(entry: CatalogEntry) -> str | None:
+    """For an entry of another library's published weights, whether the Hugging Face cache
+    holds its files (huggingface_hub's lookup; without the ``hf`` extra, that it is missing);
+    ``None`` for the zoo's own tokenizers, whose weights ship, are given, or are not needed."""
+    if entry.source is None:
+        return None
+    from tokenizers_zoo.errors import MissingExtraError
+    from tokenizers_zoo.published import HubSource, cached_directory
+
+    source = HubSource(**{**entry.source, "files": tuple(entry.source["files"])})
+    try:
+        found = cached_directory(source, entry.name)
+    except MissingExtraError:
+        return "needs pip install 'tokenizers-zoo[hf]'"
+    return "cached" if found is not None else f"not cached: tzoo fetch {entry.name}"
 
 
 def token_facts(info: TokenizerInfo) -> str:

@@ -11,12 +11,12 @@ import traceback
 from collections.abc import Sequence
 
 from tokenizers_zoo.allocator import keep_freed_memory
-from tokenizers_zoo.cli import bench, catalog, client, codec, datasets, demo, ntp, serve, training
+from tokenizers_zoo.cli import bench, catalog, client, codec, datasets, demo, fetch, ntp, serve, training
 from tokenizers_zoo.cli.common import EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_USAGE
 from tokenizers_zoo.errors import TokenizersZooError
 
 #: Command groups, in the order ``tzoo --help`` lists them.
-GROUPS = (catalog, demo, training, datasets, ntp, codec, serve, client, bench)
+GROUPS = (catalog, fetch, demo, training, datasets, ntp, codec, serve, client, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,6 +38,15 @@ from tokenizers_zoo.tokenizers.video import (
     register_framewise,
 )
 
+# isort: off
+# Last: the video package registers a frame-wise entry over each image entry registered
+# before it, and an adapter's model is its library's, built from its own files, which a
+# frame-wise checkpoint cannot hold; so the adapters (one of which is a video tokenizer, and
+# imports the video package) come after it.
+from tokenizers_zoo.tokenizers.adapters import LatentVAETokenizer, PretrainedAdapter
+
+# isort: on
+
 __all__ = [
     "ARCHITECTURES",
     "AudioTokenizer",
@@ -47,12 +56,14 @@ __all__ = [
     "Encodec24kTokenizer",
     "Encodec48kTokenizer",
     "ImageTokenizer",
+    "LatentVAETokenizer",
     "MelTokenizer",
     "MuLawTokenizer",
     "MultiRateAudioTokenizer",
     "NeuralAudioCodec",
     "PaletteTokenizer",
     "PatchTokenizer",
+    "PretrainedAdapter",
     "RegistryEntry",
     "Tokenizer",
     "VideoTokenizer",

@@ -134,5 +134,7 @@ def register_framewise(image_name: str, **kwargs: Any) -> RegistryEntry:
 # Over the image defaults, these are the video defaults until a temporal tokenizer beats
 # them on the same clips (``tzoo bench recon``).
 _IMAGE_DEFAULTS = set(default_tokenizers().values())
+# Over the image entries registered so far: the adapters of other libraries' weights are
+# imported after this (tokenizers/__init__.py), since a frame-wise checkpoint cannot hold them.
 for _image in list_tokenizers("image"):
     register_framewise(_image, default=_image in _IMAGE_DEFAULTS)
