@@ -34,6 +34,7 @@ from tokenizers_zoo.media.clips import to_video_batch
 from tokenizers_zoo.models.causal3d import CausalDecoder3d, CausalEncoder3d, TemporalLayout
 from tokenizers_zoo.models.inflation import inflate_weights
 from tokenizers_zoo.quantizers import describe_quantizer
+from tokenizers_zoo.registry import load, register
 from tokenizers_zoo.tokenizers.image.conv import (
     ConvImageTokenizer,
     ConvTokenizerConfig,
@@ -130,8 +131,6 @@ class CausalVideoTokenizer(VideoTokenizer):
     def init_weights(self) -> None:
         """A fresh training run starts from the image tokenizer ``inflate_from`` names."""
         if self.config.inflate_from:
-            from tokenizers_zoo.registry import load
-
             self.inflate(load(self.config.inflate_from))
 
     # -- shapes ------------------------------------------------------------------------
@@ -206,3 +205,22 @@ class CausalVideoTokenizer(VideoTokenizer):
         if self.info.kind == "discrete":
             return Tokens(self.name, original, ids=data.long(), extras=options)
         return Tokens(self.name, original, latents=data, extras=options)
+
+
+# Trained with the recipe: configs/<name>.yaml (how, and what they reach: README). They
+# reconstruct below the frame-wise image defaults on the held-out clips, which stay the
+# video defaults.
+register(
+    "video-fsq-4x8x8-4k",
+    CausalVideoTokenizer,
+    description="causal 3-D conv, 4x8x8, FSQ [7,5,5,5,5] (the image default's 4375 codes), "
+    "inflated from image-fsq-f8-4k and trained on clips",
+    weights="weights/video-fsq-4x8x8-4k",
+)
+register(
+    "video-kl-4x8x8-c16",
+    CausalVideoTokenizer,
+    description="causal 3-D conv, 4x8x8, diagonal-Gaussian latents, 16 channels, inflated from "
+    "image-kl-f8-c16 and trained on clips",
+    weights="weights/video-kl-4x8x8-c16",
+)
