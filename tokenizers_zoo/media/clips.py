@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import torch
 from PIL import Image
@@ -28,12 +29,12 @@ def _is_frame(item: Any) -> bool:
         return True
     if isinstance(item, np.ndarray):
         return item.ndim == 3 and item.shape[-1] in (1, 3, 4) and item.dtype == np.uint8
-    return type(item).__name__ == "VideoFrame"  # PyAV's, without importing av here
+    return isinstance(item, av.VideoFrame)
 
 
 def _frames_to_clip(frames: list[Any]) -> Tensor:
     """Frames -> ``(1, 3, T, H, W)``; PyAV frames are turned upright first."""
-    if any(type(f).__name__ == "VideoFrame" for f in frames):
+    if any(isinstance(f, av.VideoFrame) for f in frames):
         return _array_to_clip(to_video_array(frames))
     return to_image_batch(frames).permute(1, 0, 2, 3)[None]
 

@@ -73,9 +73,17 @@ class FramewiseVideoTokenizer(VideoTokenizer):
 
     @property
     def info(self) -> TokenizerInfo:
-        if type(self).describe(self.config, self.name) is not None:
-            return super().info
-        return dataclasses.replace(self.image.info, name=self.name, modality="video", temporal_factor=1)
+        """The base class's (cached), or, for an image class that cannot describe itself
+        unbuilt, the built image tokenizer's info made a video one, cached the same way."""
+        if self._described is None and type(self).describe(self.config, self.name) is None:
+            self._described = dataclasses.replace(
+                self.image.info,
+                name=self.name,
+                modality="video",
+                temporal_factor=1,
+                description=self.description or self.image.info.description,
+            )
+        return super().info
 
     def _per_frame(self, x: Tensor, run: Any) -> Tensor:
         """``run`` over ``(N, ...)`` frame batches of at most ``frames_per_batch``, back in
