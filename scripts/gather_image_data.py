@@ -4,7 +4,9 @@ Sources: the Debian packages mate-backgrounds and gnome-backgrounds (fetched wit
 ``apt-get download`` and unpacked with ``dpkg -x``; nothing is installed) and the
 photos scikit-image's wheel ships in ``skimage/data`` (fetched with ``pip download``).
 Images are converted to RGB and downscaled so the longer side is at most
-``--max-side`` pixels, then written as PNG under ``OUT/train`` and ``OUT/eval``.
+``--max-side`` pixels, then written as PNG under ``OUT/train`` and ``OUT/eval``, and each
+file's collection (the package or wheel it came from) is listed in ``OUT/sources.tsv``
+(``train/NAME.png<TAB>COLLECTION``), the classes of a class-conditional model.
 
 Held out for evaluation (never trained on): see ``EVAL_IMAGES``.
 
@@ -48,11 +50,11 @@ def _run(cmd: list[str], cwd: Path) -> None:
     subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
 
 
-def fetch_sources(work: Path) -> list[Path]:
-    """Download and unpack the packages; return every candidate image file."""
+def fetch_sources(work: Path) -> list[tuple[Path, str]]:
+    """Download and unpack the packages; return every candidate image file with its collection."""
     _run(["apt-get", "download", *DEBIAN_PACKAGES], work)
     for deb in work.glob("*.deb"):
-        _run(["dpkg", "-x", str(deb), "root"], work)
+        _run(["dpkg", "-x", str(deb), deb.name.split("_")[0]], work)
     _run(
         [
             sys.executable,
@@ -74,7 +76,9 @@ def fetch_sources(work: Path) -> list[Path]:
                 if name.startswith("skimage/data/"):
                     zf.extract(name, work / "skimage")
     files = [p for p in work.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file()]
-    return sorted(files, key=lambda p: p.name)
+    collections = {name: name for name in DEBIAN_PACKAGES} | {"skimage": "scikit-image"}
+    found = [(p, collections[p.relative_to(work).parts[0]]) for p in files]
+    return sorted(found, key=lambda found: found[0].name)
 
 
 def convert(src: Path, dst: Path, max_side: int) -> bool:
@@ -100,8 +104,9 @@ def main() -> int:
         (args.out / split).mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
     counts = {"train": 0, "eval": 0}
+    sources = []
     with tempfile.TemporaryDirectory() as tmp:
-        for src in fetch_sources(Path(tmp)):
+        for src, collection in fetch_sources(Path(tmp)):
             stem = src.stem
             if stem in SKIP or stem in seen:
                 continue
@@ -109,6 +114,8 @@ def main() -> int:
             split = "eval" if stem in EVAL_IMAGES else "train"
             if convert(src, args.out / split / f"{stem}.png", args.max_side):
                 counts[split] += 1
+                sources.append(f"{split}/{stem}.png\t{collection}\n")
+    (args.out / "sources.tsv").write_text("".join(sources))
     missing = EVAL_IMAGES - {p.stem for p in (args.out / "eval").glob("*.png")}
     print(f"wrote {counts['train']} training and {counts['eval']} held-out images to {args.out}")
     if missing:

@@ -117,6 +117,50 @@ def test_loader_refuses_data_that_does_not_fit(photos: Path, tmp_path: Path) -> 
         _loader(unlabeled)
 
 
+def _entropy(values: np.ndarray) -> float:
+    p = np.unique(values, return_counts=True)[1] / values.size
+    return float(-(p * np.log2(p)).sum())
+
+
+def test_held_out_items_from_another_dataset(photos: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "other"
+    _images(folder, 4)
+    other = tmp_path / "other-tok"
+    tokenize_dataset("image-fsq-f8-4k", folder, other, size=16, labels="from-folders", **FAST)
+    loader = _loader(photos, val_path=str(other))
+    assert loader.train_items.tolist() == list(range(16)) and loader.val_items.tolist() == list(range(4))
+    (batch,) = loader.held_out(1)
+    ds = TokenDataset(other)
+    v = loader.vocabulary
+    for row, item in zip(batch.inputs, range(4), strict=True):
+        np.testing.assert_array_equal(row[4:6].numpy(), v.to_vocab("image", ds[item].ids[0]))
+    assert "16 training and 4 held-out items (from " in loader.describe()
+    one_class = tmp_path / "red"
+    (one_class / "red").mkdir(parents=True)
+    shutil.copy(next((folder / "red").iterdir()), one_class / "red")
+    tokenize_dataset(
+        "image-fsq-f8-4k", one_class, tmp_path / "red-tok", size=16, labels="from-folders", **FAST
+    )
+    with pytest.raises(DataConfigError, match=r"has the classes \['red'\], data.path .* \['blue', 'red'\]"):
+        _loader(photos, val_path=str(tmp_path / "red-tok"))
+    palette = tmp_path / "palette-tok"
+    tokenize_dataset("image-palette-512", folder, palette, size=16, labels="from-folders", **FAST)
+    with pytest.raises(DataConfigError, match="tokenized with another name than data.path"):
+        _loader(photos, val_path=str(palette))
+
+
+def test_unigram_entropy_and_code_targets(photos: Path) -> None:
+    loader = _loader(photos)
+    ds = TokenDataset(photos)
+    codes = np.concatenate([ds[int(i)].ids.reshape(-1) for i in loader.train_items])
+    assert loader.unigram_bits() == pytest.approx(_entropy(codes))
+    batch = loader.next_batch()
+    v = loader.vocabulary
+    wanted = np.isin(batch.targets.numpy(), np.array(list(v.code_range("image"))))
+    np.testing.assert_array_equal(loader.code_targets(batch.targets).numpy(), wanted)
+    assert wanted.sum(axis=1).tolist() == [4] * 4  # a 2 x 2 grid: its <eol>, <eoi>, <eos> are not codes
+
+
 def _noise_wav(path: Path, samples: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     path.write_bytes(write_wav(0.3 * rng.standard_normal((1, samples)).astype(np.float32), 16000))
@@ -155,6 +199,10 @@ def test_speech_continuation_from_audio_codes(speech: Path) -> None:
     ids = short.example(ds[longest], False).ids
     assert len(ids) <= 21 and ds[longest].ids.shape[1] > 7
     np.testing.assert_array_equal(sequence.parse_audio(v, ids[1:-1]), ds[longest].ids[:2, :7])
+    # Unigram entropy per codebook, weighed by its share of the scored codes.
+    kept = [ds[int(i)].ids[:2, : short._frames_that_fit()] for i in short.train_items]
+    per_book = [np.concatenate([k[book] for k in kept]) for book in range(2)]
+    assert short.unigram_bits() == pytest.approx(np.mean([_entropy(c) for c in per_book]))
 
 
 @pytest.mark.parametrize("layout", ["flatten", "delay"])
@@ -247,6 +295,7 @@ def test_class_conditional_end_to_end(photos: Path, tmp_path: Path, capsys) -> N
     assert (tmp_path / "pieces" / "log.jsonl").read_text() == log  # resumed bit for bit
     records = [json.loads(line) for line in log.splitlines()]
     assert records[-1]["loss"] < records[0]["loss"]
+    assert 0 < records[-1]["val_code_bits"] and "val_code_bits" not in records[0]
     run = str(tmp_path / "whole")
     meta = json.loads((tmp_path / "whole" / "config.json").read_text())
     assert meta["format"] == "class_conditional" and meta["labels"] == ["blue", "red"]

@@ -10,12 +10,15 @@ Both sources give the same interface: ``next_batch()`` (and a position that adva
 uninterrupted run saw.
 
 ``TokenSequences``: the dataset's items split once into training and held-out items by a
-seeded permutation; each epoch visits the training items in its own seeded order; each item
-becomes a sequence of ``data.format`` (``sequence.py``), its class or caption replaced by
-``<null>`` with probability ``cfg_dropout`` (decided by (seed, epoch, position) alone), then
-padded with ``<pad>`` (not scored) to ``block_size + 1`` ids; a recording too long for that
-is cut to its first frames that fit (speech continuation learns from beginnings), any
-other sequence too long is an error that names the block size it needs.
+seeded permutation, or, with ``data.val_path``, all of them trained on and the held-out
+items another dataset's (made by the same tokenizer, with the same labels): other photos,
+when the training items are several views of each photo. Each epoch visits the training
+items in its own seeded order; each item becomes a sequence of ``data.format``
+(``sequence.py``), its class or caption replaced by ``<null>`` with probability
+``cfg_dropout`` (decided by (seed, epoch, position) alone), then padded with ``<pad>``
+(not scored) to ``block_size + 1`` ids; a recording too long for that is cut to its first
+frames that fit (speech continuation learns from beginnings), any other sequence too long
+is an error that names the block size it needs.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class NTPData:
     vocab: str = "bytes"  # the text ids: bytes, chars (the corpus's) or a tokenizers .json file
     val_fraction: float = 0.1
     path: str = ""  # tokens: the dataset folder tzoo tokenize-dataset wrote
+    val_path: str = ""  # tokens: a dataset of the held-out items ("": val_fraction of path's)
     format: str = "class_conditional"  # tokens: one of sequence.FORMATS
     cfg_dropout: float = 0.1  # tokens: probability of <null> in place of the class or caption
     codebooks: int = 0  # tokens: codebooks the model sees (0: every one the dataset holds)
@@ -88,6 +92,8 @@ class Batches(Protocol):
     def next_batch(self) -> Batch: ...
     def skip(self, batches: int) -> None: ...
     def held_out(self, batches: int) -> list[Batch]: ...
+    def code_targets(self, targets: Tensor) -> Tensor | None: ...
+    def unigram_bits(self) -> float | None: ...
     def state_dict(self) -> dict[str, int]: ...
     def load_state_dict(self, state: dict[str, int]) -> None: ...
     def check_vocabulary(self, saved: Vocabulary) -> None: ...
@@ -101,6 +107,12 @@ def open_batches(data: NTPData, block: int, batch: int, accumulate: int, seed: i
     if data.kind == "tokens":
         return TokenSequences(data, block, batch, seed)
     raise DataConfigError(f"data.kind must be text or tokens, got {data.kind!r}")
+
+
+def entropy_bits(counts: np.ndarray) -> float:
+    """The entropy in bits of the distribution that ``counts`` (of each value) describe."""
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log2(p)).sum())
 
 
 def same_vocabulary(saved: Vocabulary, needed: Vocabulary) -> None:
@@ -138,6 +150,13 @@ class TextWindows:
         drawn = (windows(self.val_ids, self.block, self.batch, rng) for _ in range(batches))
         return [Batch(torch.from_numpy(x), torch.from_numpy(y), None) for x, y in drawn]
 
+    def code_targets(self, targets: Tensor) -> None:
+        """Every target of a corpus is a text id: held-out bits per token already are per code."""
+        return None
+
+    def unigram_bits(self) -> float:
+        return entropy_bits(np.bincount(self.train_ids))
+
     def state_dict(self) -> dict[str, int]:
         return {"position": self.position}
 
@@ -170,7 +189,12 @@ class TokenSequences:
         self.labels = self.dataset.labels
         self.format, self.cfg_dropout = data.format, data.cfg_dropout
         self.block, self.batch, self.seed = block, batch, seed
-        self._check_fits(data)
+        self._check_fits(data, self.dataset, data.path)
+        self.val_dataset = self.dataset
+        if data.val_path:
+            self.val_dataset = TokenDataset(data.val_path)
+            self._check_fits(data, self.val_dataset, data.val_path)
+            self._check_held_out(data)
         self.continuous = self.manifest["tokenizer"]["info"]["kind"] == "continuous"
         if self.continuous and data.codebooks > 1:
             raise DataConfigError(f"data.codebooks is for discrete codes; {data.path} holds latents")
@@ -184,48 +208,71 @@ class TokenSequences:
             coordinate_bins=data.coordinate_bins,
             media=(codes,),
         )
-        order = np.random.default_rng([seed, 0x5EED]).permutation(len(self.dataset))
-        held = math.ceil(len(order) * data.val_fraction) if data.val_fraction > 0 else 0
-        if not 0 < held < len(order):
-            raise DataConfigError(
-                f"data.val_fraction {data.val_fraction} of {len(order)} items leaves no training or no "
-                "held-out items"
-            )
-        self.val_items, self.train_items = np.sort(order[:held]), np.sort(order[held:])
+        if data.val_path:
+            self.val_items, self.train_items = np.arange(len(self.val_dataset)), np.arange(len(self.dataset))
+        else:
+            order = np.random.default_rng([seed, 0x5EED]).permutation(len(self.dataset))
+            held = math.ceil(len(order) * data.val_fraction) if data.val_fraction > 0 else 0
+            if not 0 < held < len(order):
+                raise DataConfigError(
+                    f"data.val_fraction {data.val_fraction} of {len(order)} items leaves no training or "
+                    "no held-out items"
+                )
+            self.val_items, self.train_items = np.sort(order[:held]), np.sort(order[held:])
+        self.val_path = data.val_path
         self.position = 0
         self._epoch_order: tuple[int, np.ndarray] | None = None
 
     def _grids(self) -> tuple[tuple[int, int], ...]:
-        """Every image grid size in the dataset (from the indexes: no tokens read)."""
+        """Every image grid size in the datasets (from the indexes: no tokens read)."""
         shapes = np.concatenate(
-            [self.dataset.index(s)["shape"][:, :2] for s in range(len(self.dataset.shards))]
+            [
+                dataset.index(s)["shape"][:, :2]
+                for dataset in {id(d): d for d in (self.dataset, self.val_dataset)}.values()
+                for s in range(len(dataset.shards))
+            ]
         )
         return tuple((int(h), int(w)) for h, w in np.unique(shapes, axis=0))
 
-    def _check_fits(self, data: NTPData) -> None:
-        tok = self.manifest["tokenizer"]
+    def _check_fits(self, data: NTPData, dataset: TokenDataset, path: str) -> None:
+        manifest = dataset.manifest
+        tok = manifest["tokenizer"]
         modality, needs = NEEDS[data.format]
         if modality is not None and tok["info"]["modality"] != modality:
             raise DataConfigError(
-                f"data.format {data.format} takes {modality} tokens; {data.path} holds "
+                f"data.format {data.format} takes {modality} tokens; {path} holds "
                 f"{tok['info']['modality']} tokens of {tok['name']}"
             )
-        if needs == "labels" and not self.dataset.labels:
-            raise DataConfigError(
-                f"{data.path} has no labels, which {data.format} needs (tokenize with --labels)"
-            )
-        if needs == "captions" and not self.manifest["settings"].get("captions"):
-            raise DataConfigError(f"{data.path} has no captions, which {data.format} needs (--captions)")
+        if needs == "labels" and not dataset.labels:
+            raise DataConfigError(f"{path} has no labels, which {data.format} needs (tokenize with --labels)")
+        if needs == "captions" and not manifest["settings"].get("captions"):
+            raise DataConfigError(f"{path} has no captions, which {data.format} needs (--captions)")
         if tok["info"].get("scales"):
             raise DataConfigError(f"{tok['name']} gives multi-scale (VAR) ids, which have no row format yet")
-        written, planned = len(self.manifest["shards"]), self.manifest["num_shards"]
+        written, planned = len(manifest["shards"]), manifest["num_shards"]
         if written != planned:
             raise DataConfigError(
-                f"{data.path} is not complete ({written} of {planned} shards): "
+                f"{path} is not complete ({written} of {planned} shards): "
                 "rerun its tzoo tokenize-dataset to finish it"
             )
-        if not len(self.dataset):
-            raise DataConfigError(f"{data.path} holds no items")
+        if not len(dataset):
+            raise DataConfigError(f"{path} holds no items")
+
+    def _check_held_out(self, data: NTPData) -> None:
+        """``data.val_path`` must hold what ``data.path`` holds: the same tokenizer's ids (name,
+        weights, options) and the same class names, so one vocabulary reads both."""
+        ours, theirs = self.manifest["tokenizer"], self.val_dataset.manifest["tokenizer"]
+        for key in ("name", "weights_sha256", "options"):
+            if ours.get(key) != theirs.get(key):
+                raise DataConfigError(
+                    f"data.val_path {data.val_path} was tokenized with another {key} than data.path "
+                    f"{data.path} ({theirs.get(key)!r}, not {ours.get(key)!r})"
+                )
+        if self.val_dataset.labels != self.dataset.labels:
+            raise DataConfigError(
+                f"data.val_path {data.val_path} has the classes {self.val_dataset.labels}, data.path "
+                f"{data.path} {self.dataset.labels}: tokenize both with the same classes"
+            )
 
     def _dataset_codebooks(self) -> int:
         data = self.dataset[0].data
@@ -263,17 +310,17 @@ class TokenSequences:
         late = media.num_codebooks - 1 if media.audio_layout == "delay" else 0
         return max(1, (self.block + 1 - 4) // media.num_codebooks - late)
 
-    def _collate(self, examples: list[Example], items: list[int]) -> Batch:
+    def _collate(self, examples: list[Example], sources: list[str]) -> Batch:
         length = self.block + 1
         ids = np.full((len(examples), length), self.vocabulary["<pad>"], dtype=np.int64)
         mask = np.zeros((len(examples), length), dtype=bool)
         dim = self.vocabulary.media[0].latent_dim
         values = np.zeros((len(examples), length, dim), dtype=np.float32) if self.continuous else None
         placeholder = self.vocabulary.latent_tokens()[0] if self.continuous else -1
-        for row, (example, item) in enumerate(zip(examples, items, strict=True)):
+        for row, (example, source) in enumerate(zip(examples, sources, strict=True)):
             if len(example.ids) > length:
                 raise DataConfigError(
-                    f"item {item} ({self.dataset[item].source}) is a sequence of {len(example.ids)} ids; "
+                    f"{source} is a sequence of {len(example.ids)} ids; "
                     f"model.block_size must be at least {len(example.ids) - 1}"
                 )
             ids[row, : len(example.ids)] = example.ids
@@ -304,20 +351,48 @@ class TokenSequences:
     def next_batch(self) -> Batch:
         chosen = [self._train_item(self.position + j) for j in range(self.batch)]
         self.position += self.batch
-        items = [item for item, _ in chosen]
-        examples = [self.example(self.dataset[item], dropped) for item, dropped in chosen]
-        return self._collate(examples, items)
+        samples = [(self.dataset[item], dropped) for item, dropped in chosen]
+        examples = [self.example(sample, dropped) for sample, dropped in samples]
+        return self._collate(examples, [sample.source for sample, _ in samples])
 
     def skip(self, batches: int) -> None:
         """Move past ``batches`` batches (another rank's) without reading them."""
         self.position += batches * self.batch
 
     def held_out(self, batches: int) -> list[Batch]:
-        items = [int(i) for i in self.val_items[: batches * self.batch]]
-        chunks = [items[i : i + self.batch] for i in range(0, len(items), self.batch)]
+        samples = [self.val_dataset[int(i)] for i in self.val_items[: batches * self.batch]]
+        chunks = [samples[i : i + self.batch] for i in range(0, len(samples), self.batch)]
         return [
-            self._collate([self.example(self.dataset[i], False) for i in chunk], chunk) for chunk in chunks
+            self._collate([self.example(s, False) for s in chunk], [s.source for s in chunk])
+            for chunk in chunks
         ]
+
+    def _code_ranges(self) -> list[range]:
+        return [
+            self.vocabulary.code_range(m.modality, k)
+            for m in self.vocabulary.media
+            for k in range(m.num_codebooks)
+        ]
+
+    def code_targets(self, targets: Tensor) -> Tensor | None:
+        """Which targets are media codes (not ``<eol>``, ``<eoi>``, ``<eos>``, which the loss
+        also counts): the held-out loss on these alone is what compares with the codes'
+        unigram entropy. None for latents, whose loss is not in bits."""
+        if self.continuous:
+            return None
+        ranges = self._code_ranges()
+        return (targets >= min(r.start for r in ranges)) & (targets < max(r.stop for r in ranges))
+
+    def unigram_bits(self) -> float | None:
+        """The entropy (bits) of the codes the training sequences score, per codebook and
+        weighed by its share of them: what a model that knew each code's frequency in its
+        codebook, and nothing else, would pay per code. None for latents."""
+        if self.continuous:
+            return None
+        ids = np.concatenate([self.example(self.dataset[int(i)], False).ids for i in self.train_items])
+        counts = [np.bincount(ids[(ids >= r.start) & (ids < r.stop)] - r.start) for r in self._code_ranges()]
+        total = sum(int(c.sum()) for c in counts)
+        return sum(int(c.sum()) / total * entropy_bits(c) for c in counts if c.sum())
 
     def state_dict(self) -> dict[str, int]:
         return {"position": self.position}
@@ -331,5 +406,6 @@ class TokenSequences:
 
     def describe(self) -> str:
         tok = self.manifest["tokenizer"]["name"]
-        counts = f"{len(self.train_items)} training and {len(self.val_items)} held-out items"
+        held = f" (from {self.val_path})" if self.val_path else ""
+        counts = f"{len(self.train_items)} training and {len(self.val_items)} held-out items{held}"
         return f"{counts} of {tok} ({self.format})"

@@ -34,7 +34,7 @@ from safetensors.torch import load_file, save_file
 from tokenizers_zoo.durable import write_file, write_text
 from tokenizers_zoo.errors import TokenizersZooError
 from tokenizers_zoo.ntp import distributed
-from tokenizers_zoo.ntp.data import Batch, NTPData, open_batches
+from tokenizers_zoo.ntp.data import Batch, Batches, NTPData, open_batches
 from tokenizers_zoo.ntp.model import Transformer, TransformerConfig
 from tokenizers_zoo.ntp.positions import positions_for
 from tokenizers_zoo.ntp.vocabulary import Vocabulary, VocabularyMismatchError
@@ -158,6 +158,18 @@ def held_out_loss(objective: Objective, batches: list[Batch], autocast: Any) -> 
         losses = [float(objective(batch)) for batch in batches]
     objective.train(was_training)
     return sum(losses) / len(losses)
+
+
+def codes_only(data: Batches, batches: list[Batch]) -> list[Batch]:
+    """The held-out batches scored on their media codes alone (none: the data has no such
+    distinction), so bits per code compare with the codes' unigram entropy."""
+    out = []
+    for batch in batches:
+        codes = data.code_targets(batch.targets)
+        if codes is None:
+            return []
+        out.append(batch._replace(mask=codes if batch.mask is None else batch.mask & codes))
+    return out
 
 
 def weights_only(model_state: dict[str, torch.Tensor], config: TransformerConfig) -> dict[str, torch.Tensor]:
@@ -329,6 +341,10 @@ def _train(
         + (f", {processes.world} processes ({r.parallel})" if processes.world > 1 else "")
     )
     held_out = [batch.to(device) for batch in data.held_out(r.eval_batches)]
+    held_out_codes = codes_only(data, held_out)
+    unigram = data.unigram_bits() if held_out_codes else None
+    if unigram is not None:
+        log(f"unigram entropy of the training codes: {unigram:.3f} bits/code")
     last: dict[str, Any] = {}
     started, done_at_start = time.perf_counter(), step
     with log_path.open("a") if processes.main else contextlib.nullcontext() as records:
@@ -361,6 +377,9 @@ def _train(
                     record["val_bits_per_token"] = val / math.log(2)
                 if ema is not None:
                     record["val_loss_ema"] = held_out_loss(Objective(ema, vocab), held_out, autocast)
+                if held_out_codes:
+                    best = objective if ema is None else Objective(ema, vocab)
+                    record["val_code_bits"] = held_out_loss(best, held_out_codes, autocast) / math.log(2)
                 last = {
                     "step": step,
                     "val_loss": val,
@@ -369,6 +388,8 @@ def _train(
                 }
                 bits = f" ({val / math.log(2):.3f} bits/token)" if "val_bits_per_token" in record else ""
                 with_ema = f", EMA {record['val_loss_ema']:.4f}" if ema is not None else ""
+                if held_out_codes:
+                    with_ema += f"; {record['val_code_bits']:.3f} bits/code (unigram {unigram:.3f})"
                 log(
                     f"step {step}: train loss {loss_sum:.4f}, held-out loss {val:.4f}{bits}{with_ema}, "
                     f"{last['ms_per_step']:.1f} ms/step, {last['tokens_per_s']:.0f} tokens/s"
