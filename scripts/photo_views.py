@@ -51,14 +51,19 @@ def views(image: Image.Image, size: int) -> list[Image.Image]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=Path, default=Path("data/images"))
     parser.add_argument("--out", type=Path, default=Path("data/photo-views"))
     parser.add_argument("--size", type=int, default=128)
     args = parser.parse_args()
     listing = args.images / "sources.tsv"
     if not listing.exists():
-        print(f"error: {listing} not found: run scripts/gather_image_data.py --out {args.images}", file=sys.stderr)
+        print(
+            f"error: {listing} not found: run scripts/gather_image_data.py --out {args.images}",
+            file=sys.stderr,
+        )
         return 1
     counts: dict[str, int] = {}
     for name, collection in sorted(read_mapping(listing, "collection").items()):
