@@ -442,6 +442,10 @@ def test_image_run_writes_every_metric_a_table_and_a_grid(tmp_path, empty_hub, c
     )
     assert palette["codebooks"][0]["size"] == 512 and 0 < palette["summary"]["usage"] <= 1
     assert patch["samples"][0]["psnr"] == "inf" and patch["summary"]["ssim"] == pytest.approx(1.0)
+    assert [r["colour_error"] for r in patch["samples"]] == [0.0, 0.0] and patch["summary"][
+        "colour_error"
+    ] == 0
+    assert 0 < row["colour_error"] < 10 and palette["summary"]["colour_error"] > 0  # 8 levels a channel
     assert patch["kind"] == "continuous" and patch["samples"][0]["bpp"] is None
     assert "pt_inception-2015-12-05-6726825d.pth" in results["unavailable"]["rfid"]
     assert "lpips" in results["unavailable"]
@@ -449,6 +453,7 @@ def test_image_run_writes_every_metric_a_table_and_a_grid(tmp_path, empty_hub, c
     assert results["environment"]["versions"]["torchmetrics"] and results["environment"]["cpu"]
     markdown = (out / "results.md").read_text()
     assert "| image-palette-512 | discrete | 576 | 9.000 |" in markdown and "inf (lossless)" in markdown
+    assert "| SSIM | colour error | codebook usage |" in markdown and "CIEDE2000" in markdown
     flags = f"--data {tmp_path / 'data'} --limit 2 --size 24 --torch-threads 1 --out {out}"
     assert f"`tzoo bench recon --tokenizer image-palette-512,image-patch-p8 {flags}`" in markdown
     assert "| image-palette-512 |" in captured.out and "image-palette-512:" in captured.err  # table, bar
