@@ -153,6 +153,13 @@ def markdown(results: dict[str, Any], figures: list[str]) -> str:
             "upwards, so compare rFIDs only over the same images (ImageNet rFID uses 50000).",
             "",
         ]
+    if any(run["summary"].get("colour_error") is not None for run in results["runs"]):
+        lines += [
+            "Colour error: the mean CIEDE2000 (Delta E00; lower is better, about 1 is just "
+            "noticeable) between the 16 x 16-pixel block mean colours of an original and its "
+            "reconstruction (sRGB, D65), partial blocks at the right and bottom edges left out.",
+            "",
+        ]
     multi = [run for run in results["runs"] if len(run["codebooks"]) > 1]
     if multi:
         lines += ["Per codebook (usage / perplexity), first to last:", ""]

@@ -98,9 +98,16 @@ class PixelScorer:
 
 
 class ImageScorer(PixelScorer):
+    """``PixelScorer``'s metrics plus rFID and the colour error (``metrics.colour_error``:
+    mean CIEDE2000 of 16 x 16 block means, a colour cast PSNR does not single out)."""
+
     modality = "image"
     item = "image"
-    columns = [*PixelScorer.columns, Column("rFID", "rfid", "{:.2f}")]
+    columns = [
+        *PixelScorer.columns,
+        Column("rFID", "rfid", "{:.2f}"),
+        Column("colour error", "colour_error", "{:.2f}"),
+    ]
 
     def __init__(self, device: torch.device, size: int, lpips_weights: FileArg, fid_weights: FileArg) -> None:
         super().__init__(device, size, lpips_weights)
@@ -124,7 +131,12 @@ class ImageScorer(PixelScorer):
 
     def score(self, media: Tensor, tokens: Tokens, decoded: Tensor) -> tuple[dict[str, Any], np.ndarray]:
         recon = to_uint8(decoded).cpu()
-        row = {"height": media.shape[-2], "width": media.shape[-1], **self._frame_scores(media[None], recon)}
+        row = {
+            "height": media.shape[-2],
+            "width": media.shape[-1],
+            **self._frame_scores(media[None], recon),
+            "colour_error": float(metrics.colour_error(recon, media[None])[0]),
+        }
         if self.fid_metric is not None:
             self.fid.add(self.fid_metric, media[None], recon)
         return row, recon[0].permute(1, 2, 0).numpy()

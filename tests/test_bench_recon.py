@@ -113,6 +113,98 @@ def test_temporal_difference_error_sees_flicker_not_a_constant_offset() -> None:
     assert metrics.temporal_difference_error(clip[:1], clip[:1]) == 0.0
 
 
+#: Sharma, Wu & Dalal (2005), "The CIEDE2000 color-difference formula: implementation
+#: notes, supplementary test data, and mathematical observations", Table 1: all 34 pairs,
+#: chosen to hit the hue wrap, zero chroma and the blue rotation term; dE00 to 4 places.
+SHARMA_CIEDE2000 = [
+    ((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425),
+    ((50, 3.1571, -77.2803), (50, 0, -82.7485), 2.8615),
+    ((50, 2.8361, -74.0200), (50, 0, -82.7485), 3.4412),
+    ((50, -1.3802, -84.2814), (50, 0, -82.7485), 1.0000),
+    ((50, -1.1848, -84.8006), (50, 0, -82.7485), 1.0000),
+    ((50, -0.9009, -85.5211), (50, 0, -82.7485), 1.0000),
+    ((50, 0, 0), (50, -1, 2), 2.3669),
+    ((50, -1, 2), (50, 0, 0), 2.3669),
+    ((50, 2.4900, -0.0010), (50, -2.4900, 0.0009), 7.1792),
+    ((50, 2.4900, -0.0010), (50, -2.4900, 0.0010), 7.1792),
+    ((50, 2.4900, -0.0010), (50, -2.4900, 0.0011), 7.2195),
+    ((50, 2.4900, -0.0010), (50, -2.4900, 0.0012), 7.2195),
+    ((50, -0.0010, 2.4900), (50, 0.0009, -2.4900), 4.8045),
+    ((50, -0.0010, 2.4900), (50, 0.0010, -2.4900), 4.8045),
+    ((50, -0.0010, 2.4900), (50, 0.0011, -2.4900), 4.7461),
+    ((50, 2.5, 0), (50, 0, -2.5), 4.3065),
+    ((50, 2.5, 0), (73, 25, -18), 27.1492),
+    ((50, 2.5, 0), (61, -5, 29), 22.8977),
+    ((50, 2.5, 0), (56, -27, -3), 31.9030),
+    ((50, 2.5, 0), (58, 24, 15), 19.4535),
+    ((50, 2.5, 0), (50, 3.1736, 0.5854), 1.0000),
+    ((50, 2.5, 0), (50, 3.2972, 0), 1.0000),
+    ((50, 2.5, 0), (50, 1.8634, 0.5757), 1.0000),
+    ((50, 2.5, 0), (50, 3.2592, 0.3350), 1.0000),
+    ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+    ((63.0109, -31.0961, -5.8663), (62.8187, -29.7946, -4.0864), 1.2630),
+    ((61.2901, 3.7196, -5.3901), (61.4292, 2.2480, -4.9620), 1.8731),
+    ((35.0831, -44.1164, 3.7933), (35.0232, -40.0716, 1.5901), 1.8645),
+    ((22.7233, 20.0904, -46.6940), (23.0331, 14.9730, -42.5619), 2.0373),
+    ((36.4612, 47.8580, 18.3852), (36.2715, 50.5065, 21.2231), 1.4146),
+    ((90.8027, -2.0831, 1.4410), (91.1528, -1.6435, 0.0447), 1.4441),
+    ((90.9257, -0.5406, -0.9208), (88.6381, -0.8985, -0.7239), 1.5381),
+    ((6.7747, -0.2908, -2.4247), (5.8714, -0.0985, -2.2286), 0.6377),
+    ((2.0776, 0.0795, -1.1350), (0.9033, -0.0636, -0.5514), 0.9082),
+]
+
+
+def test_ciede2000_reproduces_sharma_wu_dalal_test_data() -> None:
+    first, second, expected = (
+        torch.tensor(column, dtype=torch.float64) for column in zip(*SHARMA_CIEDE2000, strict=True)
+    )
+    assert metrics.ciede2000(first, second).tolist() == pytest.approx(expected.tolist(), abs=5e-5)
+    assert metrics.ciede2000(second, first).tolist() == pytest.approx(expected.tolist(), abs=5e-5)
+    assert metrics.ciede2000(first, first).tolist() == [0.0] * len(first)
+
+
+def test_lab_and_ciede2000_against_scikit_image() -> None:
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    rng = np.random.default_rng(10)
+    colours = rng.random((4000, 3))
+    others = np.concatenate(
+        [rng.random((2000, 3)), np.clip(colours[2000:] + rng.normal(0, 0.02, (2000, 3)), 0, 1)]
+    )
+    ours = metrics.srgb_to_lab(torch.from_numpy(colours))
+    assert ours.numpy() == pytest.approx(rgb2lab(colours), abs=1e-8)
+    distance = metrics.ciede2000(ours, metrics.srgb_to_lab(torch.from_numpy(others)))
+    reference = deltaE_ciede2000(rgb2lab(colours), rgb2lab(others))
+    assert distance.numpy() == pytest.approx(reference, abs=1e-6)  # same constants: agree to rounding
+
+
+def test_colour_error_of_block_means_against_scikit_image() -> None:
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    clean, noisy = _noisy_pair(11, (3, 40, 36, 3))
+    tinted = np.clip(clean.astype(int) + [12, 0, -8], 0, 255).astype(np.uint8)
+    ours = metrics.colour_error(_chw(tinted), _chw(clean)).tolist()
+    reference = []
+    for original, recon in zip(clean, tinted, strict=True):
+        # 16 x 16 block means of the full blocks: rows 0-31 and columns 0-31 of 40 x 36
+        means = [x[:32, :32].reshape(2, 16, 2, 16, 3).mean((1, 3)) / 255 for x in (original, recon)]
+        reference.append(deltaE_ciede2000(*(rgb2lab(m) for m in means)).mean())
+    assert ours == pytest.approx(reference, abs=1e-4) and min(ours) > 1
+    assert metrics.colour_error(_chw(clean), _chw(clean)).tolist() == [0.0, 0.0, 0.0]  # exactly
+    # pixel noise that averages out within a block is no colour error; a tint is
+    assert metrics.colour_error(_chw(noisy), _chw(clean)).max() < 0.5 * min(ours)
+    as_floats = metrics.colour_error(_chw(tinted).float() / 255, _chw(clean).float() / 255, data_range=1.0)
+    assert as_floats.tolist() == pytest.approx(ours, abs=1e-4)
+    small = metrics.colour_error(_chw(tinted[:, :8, :12]), _chw(clean[:, :8, :12]))  # one 8 x 12 block
+    whole = [
+        deltaE_ciede2000(*(rgb2lab(x[:8, :12].reshape(-1, 3).mean(0) / 255) for x in pair))
+        for pair in zip(clean, tinted, strict=True)
+    ]
+    assert small.tolist() == pytest.approx(whole, abs=1e-4)
+    with pytest.raises(ValueError, match="B, 3, H, W"):
+        metrics.colour_error(_chw(clean)[0], _chw(clean)[0])
+
+
 # -- rFID ------------------------------------------------------------------------------
 
 
@@ -350,6 +442,10 @@ def test_image_run_writes_every_metric_a_table_and_a_grid(tmp_path, empty_hub, c
     )
     assert palette["codebooks"][0]["size"] == 512 and 0 < palette["summary"]["usage"] <= 1
     assert patch["samples"][0]["psnr"] == "inf" and patch["summary"]["ssim"] == pytest.approx(1.0)
+    assert [r["colour_error"] for r in patch["samples"]] == [0.0, 0.0] and patch["summary"][
+        "colour_error"
+    ] == 0
+    assert 0 < row["colour_error"] < 10 and palette["summary"]["colour_error"] > 0  # 8 levels a channel
     assert patch["kind"] == "continuous" and patch["samples"][0]["bpp"] is None
     assert "pt_inception-2015-12-05-6726825d.pth" in results["unavailable"]["rfid"]
     assert "lpips" in results["unavailable"]
@@ -357,6 +453,7 @@ def test_image_run_writes_every_metric_a_table_and_a_grid(tmp_path, empty_hub, c
     assert results["environment"]["versions"]["torchmetrics"] and results["environment"]["cpu"]
     markdown = (out / "results.md").read_text()
     assert "| image-palette-512 | discrete | 576 | 9.000 |" in markdown and "inf (lossless)" in markdown
+    assert "| SSIM | colour error | codebook usage |" in markdown and "CIEDE2000" in markdown
     flags = f"--data {tmp_path / 'data'} --limit 2 --size 24 --torch-threads 1 --out {out}"
     assert f"`tzoo bench recon --tokenizer image-palette-512,image-patch-p8 {flags}`" in markdown
     assert "| image-palette-512 |" in captured.out and "image-palette-512:" in captured.err  # table, bar

@@ -116,6 +116,22 @@ def test_argparse_errors_exit_2(capsys) -> None:  # noqa: ANN001
     assert info.value.code == 2
 
 
+def test_eval_tokenizer_reports_the_colour_error_beside_psnr(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    y, x = np.mgrid[0:32, 0:48]
+    pixels = np.stack([x * 5, y * 7, 255 - x * 5], -1).clip(0, 255).astype(np.uint8)  # smooth colours
+    Image.fromarray(pixels).save(tmp_path / "images" / "a.png")
+    args = ["--data", str(tmp_path / "images"), "--size", "16"]
+    assert main(["eval-tokenizer", "image-patch-p8", *args]) == 0  # exact
+    exact = json.loads(capsys.readouterr().out)
+    assert list(exact)[3:5] == ["psnr", "colour_error"] and exact["tiles"] == 6.0
+    assert exact["psnr"] == 99.0 and exact["colour_error"] == 0.0
+    assert main(["eval-tokenizer", "image-palette-512", *args]) == 0  # 8 levels a channel
+    assert 0 < json.loads(capsys.readouterr().out)["colour_error"] < 10
+
+
 def test_eval_tokenizer_scores_speech_at_every_bitrate(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     from tokenizers_zoo.media.audio import write_wav
 

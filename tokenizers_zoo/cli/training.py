@@ -11,8 +11,8 @@ from typing import Any
 def add_commands(sub: Any) -> None:
     p = sub.add_parser(
         "eval-tokenizer",
-        help="held-out quality and speed: PSNR and codebook usage (images); per-frame PSNR and "
-        "temporal-difference error (video); PESQ, STOI, SI-SNR (audio)",
+        help="held-out quality and speed: PSNR, colour error (CIEDE2000) and codebook usage "
+        "(images); per-frame PSNR and temporal-difference error (video); PESQ, STOI, SI-SNR (audio)",
     )
     p.add_argument("name")
     p.add_argument(

@@ -1,5 +1,5 @@
-"""Reconstruction quality on held-out data: PSNR and usage for images; PESQ, STOI,
-SI-SNR and mel distance for audio; and speed."""
+"""Reconstruction quality on held-out data: PSNR, colour error and usage for images;
+PESQ, STOI, SI-SNR and mel distance for audio; and speed."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from torch import Tensor
 from tokenizers_zoo.errors import InvalidMediaError
 from tokenizers_zoo.media.image import to_uint8
 from tokenizers_zoo.metrics import (
+    colour_error,
     mel_distance,
     pesq_score,
     psnr,
@@ -29,12 +30,14 @@ from tokenizers_zoo.tokenizer import Tokenizer
 def evaluate_reconstruction(
     tokenizer: Tokenizer, tiles: Tensor, device: torch.device | str = "cpu", batch_size: int = 8
 ) -> dict[str, float]:
-    """Mean PSNR (dB, on uint8 round trips; 99 stands for lossless), codebook usage
-    (fraction of all ids seen over every tile, discrete only) and encode+decode
-    throughput in images/s."""
+    """Mean PSNR (dB, on uint8 round trips; 99 stands for lossless), mean colour error
+    (``metrics.colour_error``: CIEDE2000 of 16 x 16 block means, on the same round trips),
+    codebook usage (fraction of all ids seen over every tile, discrete only) and
+    encode+decode throughput in images/s."""
     was_training = tokenizer.training
     tokenizer.eval()
     psnr_per_tile: list[float] = []
+    colour_per_tile: list[float] = []
     seen: torch.Tensor | None = None
     started = time.perf_counter()
     for start in range(0, tiles.shape[0], batch_size):
@@ -42,7 +45,9 @@ def evaluate_reconstruction(
         x = (batch.float() / 127.5 - 1.0).to(device)
         tokens = tokenizer.encode(x)
         recon = tokenizer.decode(tokens)
-        psnr_per_tile += psnr(to_uint8(recon).cpu(), batch).clamp(max=99.0).tolist()
+        recon_u8 = to_uint8(recon).cpu()
+        psnr_per_tile += psnr(recon_u8, batch).clamp(max=99.0).tolist()
+        colour_per_tile += colour_error(recon_u8, batch).tolist()
         if tokens.ids is not None:
             size = max(tokenizer.info.vocab_size)
             counts = torch.bincount(tokens.ids.flatten().cpu(), minlength=size)
@@ -50,7 +55,12 @@ def evaluate_reconstruction(
     elapsed = time.perf_counter() - started
     tokenizer.train(was_training)
     count = len(psnr_per_tile)
-    result = {"psnr": sum(psnr_per_tile) / count, "tiles": float(count), "images_per_s": count / elapsed}
+    result = {
+        "psnr": sum(psnr_per_tile) / count,
+        "colour_error": sum(colour_per_tile) / count,
+        "tiles": float(count),
+        "images_per_s": count / elapsed,
+    }
     if seen is not None:
         result["usage"] = float(seen.float().mean())
     return result

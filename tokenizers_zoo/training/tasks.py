@@ -37,7 +37,8 @@ from tokenizers_zoo.training.video_data import eval_clips as eval_video_clips
 
 
 class ImageTask:
-    """Random crops; L1 (+ L2, LPIPS); PatchGAN hinge critic; PSNR on held-out tiles."""
+    """Random crops; L1 (+ L2, LPIPS); PatchGAN hinge critic; PSNR and colour error on
+    held-out tiles."""
 
     def __init__(self, cfg: TrainConfig, model: Tokenizer, device: torch.device) -> None:
         self.cfg = cfg
