@@ -178,3 +178,30 @@ def test_defaults_name_the_trained_tokenizers() -> None:
     assert tz.default_tokenizer("image", "continuous") == "image-kl-f8-c16"
     info = tz.load(tz.default_tokenizer("image")).info
     assert info.vocab_size == (4375,) and info.spatial_factor == 8
+
+
+def test_a_discrete_tokenizer_starts_from_a_continuous_ones_autoencoder(monkeypatch) -> None:  # noqa: ANN001
+    import dataclasses
+
+    source = ConvImageTokenizer(dataclasses.replace(tiny_config("kl"), latent_channels=6), "test-kl").eval()
+    config = dataclasses.replace(
+        tiny_config("fsq"),
+        bottleneck_args={"levels": [5, 3]},  # FSQ projects the 6 channels to 2
+        latent_channels=6,
+        autoencoder_from="test-kl",
+    )
+    monkeypatch.setattr(conv, "load", lambda name: {"test-kl": source}[name])
+    model = ConvImageTokenizer(config, "test-fsq").eval()
+    model.init_weights()
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(model.encoder(x), source.encoder(x)[:, :6], rtol=0, atol=0)  # the mean
+        z = torch.randn(1, 6, 4, 4)
+        torch.testing.assert_close(model.decoder(z), source.decoder(z), rtol=0, atol=0)
+    narrow = ConvImageTokenizer(
+        dataclasses.replace(config, latent_channels=2, bottleneck_args={"levels": [5, 3]})
+    )
+    with pytest.raises(ValueError, match="test-kl's encoder and decoder differ from .* in shape"):
+        narrow.take_autoencoder(source)
+    with pytest.raises(ValueError, match="is not a ConvImageTokenizer"):
+        model.take_autoencoder(tz.load("image-patch-p8"))

@@ -16,7 +16,7 @@ from torch import Tensor
 from tokenizers_zoo.info import MemoryCost, TokenizerInfo
 from tokenizers_zoo.models import Decoder, DiagonalGaussian, Encoder
 from tokenizers_zoo.quantizers import Quantizer, build_quantizer, describe_quantizer, quantizer_names
-from tokenizers_zoo.registry import register
+from tokenizers_zoo.registry import load, register
 from tokenizers_zoo.tokenizers.image.base import ImageTokenizer
 
 
@@ -34,7 +34,10 @@ BOTTLENECKS = bottlenecks()
 class ConvTokenizerConfig:
     """``bottleneck_args`` are the options of ``build_quantizer(bottleneck, latent_channels,
     **bottleneck_args)`` (e.g. ``{"levels": [7, 5, 5, 5, 5]}`` for FSQ,
-    ``{"codebook_size": 4096}`` for VQ)."""
+    ``{"codebook_size": 4096}`` for VQ). ``autoencoder_from`` names a registered tokenizer of
+    the same architecture and latent width (a continuous one, typically) whose encoder and
+    decoder a fresh training run starts from, so a discrete tokenizer begins where a trained
+    continuous one is and only has to learn to quantize its latents."""
 
     bottleneck: str = "fsq"
     bottleneck_args: dict[str, Any] = field(default_factory=lambda: {"levels": [7, 5, 5, 5, 5]})
@@ -44,6 +47,7 @@ class ConvTokenizerConfig:
     num_res_blocks: int = 1
     mid_attention: bool = True
     norm_groups: int = 8
+    autoencoder_from: str = ""
 
 
 def downsample_factor(config: ConvTokenizerConfig) -> int:
@@ -100,6 +104,29 @@ class ConvImageTokenizer(ImageTokenizer):
     @property
     def downsample(self) -> int:
         return downsample_factor(self.config)
+
+    def init_weights(self) -> None:
+        """A fresh training run starts from ``autoencoder_from``'s encoder and decoder."""
+        if self.config.autoencoder_from:
+            self.take_autoencoder(load(self.config.autoencoder_from))
+
+    def take_autoencoder(self, source: ConvImageTokenizer) -> None:
+        """Copy ``source``'s encoder and decoder; where a ``kl`` encoder's output holds the
+        latent's mean and log-variance, the mean's half is taken. The bottleneck (a
+        quantizer's projections) keeps its own initialisation."""
+        if not isinstance(source, ConvImageTokenizer):
+            raise ValueError(f"{source.name} is not a ConvImageTokenizer: its autoencoder cannot be taken")
+        shape = (autoencoder_arguments(source.config), source.config.latent_channels)
+        if shape != (autoencoder_arguments(self.config), self.config.latent_channels):
+            raise ValueError(
+                f"{source.name}'s encoder and decoder differ from {self.name}'s in shape "
+                f"({shape[0]}, {shape[1]} latent channels)"
+            )
+        self.decoder.load_state_dict(source.decoder.state_dict())
+        weights = source.encoder.state_dict()
+        for key in ("conv_out.weight", "conv_out.bias"):
+            weights[key] = weights[key][: self.config.latent_channels]
+        self.encoder.load_state_dict(weights)
 
     # -- training ----------------------------------------------------------------
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:

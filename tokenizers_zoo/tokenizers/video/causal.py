@@ -117,9 +117,8 @@ class CausalVideoTokenizer(VideoTokenizer):
         3-D one (``models.inflation``), the quantizer's state as it is."""
 
         def spatial(config: ConvTokenizerConfig) -> str:  # JSON: lists and tuples alike
-            return json.dumps(
-                {f.name: getattr(config, f.name) for f in dataclasses.fields(ConvTokenizerConfig)}
-            )
+            fields = [f.name for f in dataclasses.fields(ConvTokenizerConfig) if f.name != "autoencoder_from"]
+            return json.dumps({name: getattr(config, name) for name in fields})
 
         if spatial(self.config) != spatial(image.config):
             raise ValueError(f"{image.name}'s architecture differs from {self.name}'s: cannot inflate it")
