@@ -707,3 +707,137 @@ def test_the_service_serves_embeddings_and_refuses_to_decode_them(saved: Callabl
         assert np.load(io.BytesIO(npy.content)).shape == (1, 27, 27, 1152)
         decoded = http.post(f"/v1/tokenizers/{name}/decode", json=body)
         assert "only encodes" in assert_problem(decoded, 422, "encode-only")["detail"]
+
+
+# -- Every entry from a local directory, through tz.load, tzoo and the service ----------------
+
+#: The entries with no decoder: ``tzoo decode`` fails with one line, the service with a 422.
+ENCODE_ONLY = {"image-chameleon-vq", "image-siglip-so400m", "image-clip-vit-l14", "audio-whisper-encoder"}
+
+
+@pytest.fixture
+def small_emu3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Emu3's entries refuse images under 512 x 512 pixels (the range it was trained in):
+    lowered in the registry, so tz.load, tzoo and the service all take the small test media."""
+    for name in ("image-emu3-vq", "video-emu3-vq"):
+        monkeypatch.setitem(tz.get_entry(name).config, "min_pixels", 1)
+
+
+def _media_file(name: str, folder: Path) -> tuple[Path, str]:
+    """One small file ``name`` takes, and its media type: a 40 x 56 PNG, 0.1 s of WAV at the
+    entry's rate, or an mp4 of 5 frames of 24 x 32 (Emu3: 4 of 32 x 40, one token step)."""
+    import numpy as np
+
+    from tokenizers_zoo.media import save_video, write_image, write_wav
+
+    rng = np.random.default_rng(0)
+    info = tz.get_entry(name).info
+    if info.modality == "image":
+        path = folder / "in.png"
+        path.write_bytes(write_image(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)))
+        return path, "image/png"
+    if info.modality == "audio":
+        rate = info.sample_rate
+        t = np.arange(rate // 10) / rate
+        path = folder / "in.wav"
+        path.write_bytes(write_wav((0.4 * np.sin(2 * np.pi * 440 * t))[None].astype(np.float32), rate))
+        return path, "audio/wav"
+    frames, height, width = (4, 32, 40) if "emu3" in name else (5, 24, 32)
+    path = folder / "in.mp4"
+    save_video(rng.integers(0, 256, (frames, height, width, 3), dtype=np.uint8), 10.0, path)
+    return path, "video/mp4"
+
+
+def _library_tokens(tok: tz.Tokenizer, path: Path) -> tz.Tokens:
+    """``tok.encode`` of the file as its reader gives it (the file's rate with it)."""
+    modality = tok.info.modality
+    if modality == "image":
+        return tok.encode(tz.media.read_image(path.read_bytes()))
+    if modality == "audio":
+        wave, rate = tz.media.read_audio(path)
+        return tok.encode(wave, sample_rate=rate)
+    frames, fps = tz.media.read_video(path)
+    return tok.encode(frames, fps=fps)
+
+
+def _assert_same_tokens(got: Any, want: Any) -> None:
+    """Two ``EncodedTokens``: the same array (dtype and values, exactly) and metadata."""
+    import numpy as np
+
+    assert got.data.dtype == want.data.dtype and np.array_equal(got.data, want.data)
+    for field in ("tokenizer", "kind", "original_size", "sample_rate", "extras"):
+        assert getattr(got, field) == getattr(want, field), field
+
+
+def _rendered(tok: tz.Tokenizer, encoded: Any, kind: str) -> bytes:
+    """The file of ``tok.decode`` of tokens read back (a file's, a body's; one item), as
+    ``tzoo decode`` and the service write it. Decoded from what was read, not from ``encode``'s
+    own tensors: a VAE's latents come out of encode as a permuted view, and the decoder's
+    convolutions on other strides round differently (1e-6), enough to move a pixel's byte."""
+    from tokenizers_zoo.media.files import media_arrays, render_media
+
+    tokens = tok.tokens_from(encoded)
+    (item,) = media_arrays(tok.info.modality, tok.decode(tokens))
+    rate = tokens.sample_rate or tok.info.sample_rate
+    return render_media(tok.info.modality, item, kind, rate, tokens.extras.get("fps"))
+
+
+def test_every_entry_with_no_decoder_is_listed_encode_only() -> None:
+    assert ENCODE_ONLY <= set(ADAPTERS)
+
+
+@pytest.mark.usefixtures("small_emu3")
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_tzoo_encode_and_decode_from_a_local_directory(
+    name: str,
+    saved: Callable,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """``tzoo encode NAME --weights DIR`` writes ``tz.load(NAME, weights=DIR).encode``'s tokens;
+    ``tzoo decode`` writes the file of their decoding, or for an entry with no decoder exits 2
+    with one line on stderr."""
+    from tokenizers_zoo.cli import main
+    from tokenizers_zoo.wire import load_tokens
+
+    root = saved(name)[0]
+    source, media_type = _media_file(name, tmp_path)
+    verbosity = (transformers.logging.get_verbosity(), diffusers.utils.logging.get_verbosity())
+    tok = tz.load(name, weights=root)
+    assert (transformers.logging.get_verbosity(), diffusers.utils.logging.get_verbosity()) == verbosity
+    want = _library_tokens(tok, source)
+    out = tmp_path / "tokens.npy"
+    capfd.readouterr()
+    assert main(["encode", name, "--weights", str(root), str(source), "-o", str(out)]) == 0
+    printed = capfd.readouterr()
+    assert printed.out.startswith(f"{source} -> {tok.info.kind} tokens") and not printed.err  # no load report
+    written = load_tokens(out)
+    _assert_same_tokens(written, want.to_encoded())
+    decoded = tmp_path / f"out{source.suffix}"
+    code = main(["decode", name, "--weights", str(root), str(out), "-o", str(decoded)])
+    err = capfd.readouterr().err
+    if name in ENCODE_ONLY:
+        assert code == 2 and not decoded.exists()
+        (line,) = err.splitlines()  # the error alone: no traceback, nor the library's load report
+        assert line.startswith(f"tzoo: error: {name} only encodes: ")
+        with pytest.raises(tz.EncodeOnlyError):
+            tok.decode(want)
+        return
+    assert code == 0, err
+    assert decoded.read_bytes() == _rendered(tok, written, media_type)
+
+
+def test_tzoo_encode_refuses_emu3_out_of_its_pixel_range_in_one_line(
+    saved: Callable, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The registered bounds (512^2 to 1024^2 pixels) hold in tzoo: a small image exits 2 with
+    the range in one line."""
+    from tokenizers_zoo.cli import main
+
+    root = saved("image-emu3-vq")[0]
+    source, _ = _media_file("image-emu3-vq", tmp_path)
+    capfd.readouterr()
+    argv = ["encode", "image-emu3-vq", "--weights", str(root), str(source), "-o", str(tmp_path / "t.npy")]
+    assert main(argv) == 2
+    (line,) = capfd.readouterr().err.splitlines()
+    assert line.startswith("tzoo: error: ") and "262144 to 1048576 pixels" in line and "40 x 56" in line

@@ -12,7 +12,10 @@ rather than tokens of the wrong shape.
 
 from __future__ import annotations
 
+import importlib
 from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -77,9 +80,10 @@ class PretrainedAdapter(Tokenizer):
         module = require(self.library, self.name)
         library_class = getattr(module, self.library_class)
         try:
-            model, report = library_class.from_pretrained(
-                str(directory), local_files_only=True, output_loading_info=True
-            )
+            with quiet(self.library):
+                model, report = library_class.from_pretrained(
+                    str(directory), local_files_only=True, output_loading_info=True
+                )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(
                 f"{directory} is not a {self.library} {self.library_class} checkpoint: {exc}"
@@ -120,6 +124,25 @@ class PretrainedAdapter(Tokenizer):
             f"{self.name}'s weights are {self.library}'s: save the library model itself "
             f"(tok.model.save_pretrained(DIR)) and load it with tz.load({self.name!r}, weights=DIR)"
         )
+
+
+@contextmanager
+def quiet(library: str) -> Iterator[None]:
+    """``library``'s warnings and progress bars held back while it loads a model. Its load
+    report lists every tensor of a whole checkpoint beside the part kept (a vision tower of a
+    whole CLIP: expected here) and its bars draw on stderr, so each ``tzoo`` command printed
+    dozens of lines around its one. What matters, ``load_weights`` checks itself and raises as
+    zoo errors (missing tensors, another model's config); the library's errors still show."""
+    logging = importlib.import_module(f"{library}.utils.logging")
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
 
 
 def entry_source(entry: RegistryEntry) -> HubSource:
