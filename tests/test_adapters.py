@@ -827,6 +827,46 @@ def test_tzoo_encode_and_decode_from_a_local_directory(
     assert decoded.read_bytes() == _rendered(tok, written, media_type)
 
 
+@pytest.mark.usefixtures("small_emu3")
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_the_service_serves_every_entry_from_a_weights_dir(
+    name: str, saved: Callable, tmp_path: Path
+) -> None:
+    """``tzoo serve --tokenizers NAME --weights-dir DIR`` with the library's files in
+    ``DIR/NAME/``: encode answers ``tz.load``'s tokens and decode the file of their decoding,
+    or a 422 encode-only problem for an entry with no decoder."""
+    import httpx
+    from service_helpers import assert_problem, running
+
+    from tokenizers_zoo.service.app import create_app
+    from tokenizers_zoo.service.settings import ServiceSettings
+    from tokenizers_zoo.wire import EncodedTokens
+
+    root = saved(name)[0]
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / name).symlink_to(root, target_is_directory=True)
+    source, media_type = _media_file(name, tmp_path)
+    tok = tz.load(name, weights=root)
+    want = _library_tokens(tok, source)
+    settings = ServiceSettings(tokenizers=(name,), weights_dir=str(tmp_path / "weights"))
+    with running(create_app(settings), ready=True) as server, httpx.Client(base_url=server.url) as http:
+        encoded = http.post(
+            f"/v1/tokenizers/{name}/encode", content=source.read_bytes(), headers={"Content-Type": media_type}
+        )
+        assert encoded.status_code == 200, encoded.text[:300]
+        answered = EncodedTokens.from_json(encoded.json())
+        _assert_same_tokens(answered, want.to_encoded())
+        decoded = http.post(
+            f"/v1/tokenizers/{name}/decode", json=encoded.json(), headers={"Accept": media_type}
+        )
+    if name in ENCODE_ONLY:
+        assert "only encodes" in assert_problem(decoded, 422, "encode-only")["detail"]
+        return
+    assert decoded.status_code == 200, decoded.text[:300]
+    assert decoded.headers["content-type"] == media_type
+    assert decoded.content == _rendered(tok, answered, media_type)
+
+
 def test_tzoo_encode_refuses_emu3_out_of_its_pixel_range_in_one_line(
     saved: Callable, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
