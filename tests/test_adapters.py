@@ -881,3 +881,54 @@ def test_tzoo_encode_refuses_emu3_out_of_its_pixel_range_in_one_line(
     assert main(argv) == 2
     (line,) = capfd.readouterr().err.splitlines()
     assert line.startswith("tzoo: error: ") and "262144 to 1048576 pixels" in line and "40 x 56" in line
+
+
+def test_bench_recon_compares_an_adapter_in_the_cache_with_a_native_tokenizer(
+    saved: Callable,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The README's ``tzoo bench recon --tokenizer image-sd-vae,image-kl-f8-c16`` with a tiny random
+    SD-VAE where ``tzoo fetch`` puts the published one (bench recon takes names: an adapter's
+    weights come from the cache). It runs end to end; the numbers of random weights mean nothing."""
+    import json
+
+    import numpy as np
+
+    from tokenizers_zoo.benchmarks import rfid
+    from tokenizers_zoo.cli import main
+    from tokenizers_zoo.media import write_image
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv(rfid.FID_WEIGHTS_ENV, raising=False)
+    monkeypatch.delenv("TZOO_LPIPS_WEIGHTS", raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "torch-hub"))  # no FID weights
+    root, _ = saved("image-sd-vae")
+    source = HubSource.from_config(tz.load("image-sd-vae", pretrained=False).config)
+    snapshot = _cache_snapshot(tmp_path / "hf", source)
+    for file in source.files:
+        (snapshot / file).symlink_to(root / file)
+    (tmp_path / "photos").mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        pixels = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+        (tmp_path / "photos" / f"{i}.png").write_bytes(write_image(pixels))
+    out = tmp_path / "recon-sd"
+    argv = [
+        "bench",
+        "recon",
+        "--tokenizer",
+        "image-sd-vae,image-kl-f8-c16",
+        "--data",
+        str(tmp_path / "photos"),
+    ]
+    code = main([*argv, "--size", "32", "--torch-threads", "1", "--out", str(out)])
+    assert code == 0, capfd.readouterr().err
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert [run["label"] for run in runs] == ["image-sd-vae", "image-kl-f8-c16"]
+    for run in runs:
+        assert run["kind"] == "continuous" and len(run["samples"]) == 2
+        assert all(row["height"] == row["width"] == 32 and row["psnr"] > 0 for row in run["samples"])
+    assert "| image-sd-vae |" in (out / "results.md").read_text()
