@@ -9,7 +9,7 @@ import torch
 
 import tokenizers_zoo as tz
 from tokenizers_zoo.tokenizers import PatchTokenizer
-from tokenizers_zoo.tokens import PER_ITEM
+from tokenizers_zoo.tokens import PER_ITEM, Tokens
 
 
 def test_info_token_shapes() -> None:
@@ -47,6 +47,20 @@ def test_tokens_need_exactly_one_payload_and_a_batch_axis() -> None:
         tz.Tokens("t", (4, 4), ids=torch.zeros(1, 2))
     with pytest.raises(tz.InvalidTokensError, match="batch axis"):
         tz.Tokens("t", (4,), ids=torch.zeros(3, dtype=torch.long))
+
+
+def test_tokens_hold_their_payload_contiguous_so_decoding_is_layout_free() -> None:
+    view = torch.randn(2, 3, 4, 5).permute(0, 2, 3, 1)  # what an encoder's channels-last view is
+    assert not view.is_contiguous()
+    tokens = Tokens("image-kl-f8-c16", (32, 40), latents=view)
+    assert tokens.latents.is_contiguous() and tokens.latents.equal(view)
+    kl = tz.load("image-kl-f8-c16")
+    image = torch.rand(1, 3, 32, 40) * 2 - 1
+    encoded = kl.encode(image)
+    read_back = Tokens(
+        encoded.tokenizer, encoded.original_size, latents=torch.from_numpy(encoded.latents.numpy())
+    )
+    assert kl.decode(encoded).equal(kl.decode(read_back))
 
 
 def test_tokens_json_round_trip_and_indexing() -> None:

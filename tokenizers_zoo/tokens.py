@@ -44,6 +44,14 @@ class Tokens:
             raise InvalidTokensError(
                 f"tokens need a batch axis and at least one token axis, got shape {tuple(self.data.shape)}"
             )
+        # Tokens read back from a file are contiguous; the ones an encoder returns often are a
+        # permuted view. Decoders (convolutions) take other paths for other layouts, and their
+        # results differ in the last bits, so the layout is fixed here: the same tokens decode
+        # to the same bytes wherever they came from.
+        if self.ids is not None:
+            self.ids = self.ids.contiguous()
+        else:
+            self.latents = self.latents.contiguous()
         self.original_size = tuple(int(s) for s in self.original_size)
         per_item = self.extras.get(PER_ITEM)
         if per_item is not None and (not isinstance(per_item, list) or len(per_item) != len(self)):
