@@ -180,11 +180,7 @@ def evaluate_tokenizer(
     if modality == "video":
         from tokenizers_zoo.training.video_data import eval_clips as video_clips
 
-        try:
-            clips = video_clips(data, frames, tile_size)
-        except (FileNotFoundError, ValueError) as exc:
-            raise InvalidMediaError(str(exc)) from exc
-        clips = clips[:max_items] if max_items else clips
+        clips = _held_out(video_clips, max_items, data, frames, tile_size)
         return {
             "tokenizer": tokenizer.name,
             "data": str(data),
@@ -193,11 +189,7 @@ def evaluate_tokenizer(
             **evaluate_video(tokenizer, clips),
         }
     if modality == "image":
-        try:
-            tiles = eval_tiles(data, tile_size)
-        except (FileNotFoundError, ValueError) as exc:
-            raise InvalidMediaError(str(exc)) from exc
-        tiles = tiles[:max_items] if max_items else tiles
+        tiles = _held_out(eval_tiles, max_items, data, tile_size)
         return {
             "tokenizer": tokenizer.name,
             "data": str(data),
@@ -205,11 +197,7 @@ def evaluate_tokenizer(
             **evaluate_reconstruction(tokenizer, tiles),
         }
     rate = 8000 if tokenizer.info.sample_rate == 8000 else 16000
-    try:
-        clips = eval_clips(data, rate)
-    except (FileNotFoundError, ValueError) as exc:
-        raise InvalidMediaError(str(exc)) from exc
-    clips = clips[:max_items] if max_items else clips
+    clips = _held_out(eval_clips, max_items, data, rate)
     if isinstance(tokenizer, MultiRateAudioTokenizer):
         bandwidths = [bandwidth] if bandwidth is not None else list(tokenizer.bandwidths)
         rows = []
@@ -219,3 +207,13 @@ def evaluate_tokenizer(
     else:
         rows = [evaluate_audio(tokenizer, clips, rate)]
     return {"tokenizer": tokenizer.name, "data": str(data), "sample_rate": rate, "results": rows}
+
+
+def _held_out(read: Any, max_items: int, *args: Any) -> list:
+    """The first ``max_items`` (0: all) items ``read(*args)`` gives; a folder it cannot read
+    is the media error the CLI reports in one line."""
+    try:
+        items = read(*args)
+    except (FileNotFoundError, ValueError) as exc:
+        raise InvalidMediaError(str(exc)) from exc
+    return items[:max_items] if max_items else items
