@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 import tokenizers_zoo as tz
-from tokenizers_zoo.models import Decoder, Encoder
+from tokenizers_zoo.models import Decoder, Encoder, causal_blocks
 from tokenizers_zoo.models.causal3d import CausalDecoder3d, CausalEncoder3d
 from tokenizers_zoo.models.causal_blocks import CausalConv3d, CausalState
 from tokenizers_zoo.models.inflation import inflate_decoder, inflate_encoder, inflate_weights
@@ -296,7 +296,13 @@ def test_state_dict_round_trips() -> None:
         assert torch.equal(dec2(enc2(x)), dec(enc(x)))
 
 
-def test_convs_follow_cpu_autocast() -> None:
+@pytest.mark.parametrize("onednn_bf16", [True, False], ids=["onednn", "no-bf16-kernels"])
+def test_convs_follow_cpu_autocast(onednn_bf16: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a CPU without oneDNN's bf16 kernels (no AVX-512), autocast falls back to F.conv3d."""
+    if onednn_bf16 and not causal_blocks.onednn_computes(torch.bfloat16):
+        pytest.skip("this CPU has no oneDNN bf16 kernels (AVX-512 bw/vl/dq or AVX-NE-CONVERT)")
+    if not onednn_bf16:
+        monkeypatch.setattr(causal_blocks, "onednn_computes", lambda dtype: dtype == torch.float32)
     enc = encoder().train()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert enc(clip(5)).dtype == torch.bfloat16

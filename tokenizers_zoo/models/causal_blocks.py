@@ -36,20 +36,34 @@ CausalState = dict[int, Tensor]
 ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 
 
+def onednn_computes(dtype: torch.dtype) -> bool:
+    """Whether oneDNN's CPU convolution runs in ``dtype`` on this machine: float32 always,
+    bfloat16 only with AVX-512 (bw, vl, dq) or AVX-NE-CONVERT; elsewhere it raises."""
+    if dtype == torch.bfloat16:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return dtype in ONEDNN_DTYPES
+
+
 def conv3d(
     x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, ...], padding: tuple[int, ...]
 ) -> Tensor:
-    """``F.conv3d``, but on CPU always through oneDNN. ``F.conv3d`` takes its im2col path
+    """``F.conv3d``, but on CPU through oneDNN where it can. ``F.conv3d`` takes its im2col path
     for small inputs (batch 1 and ``C * T * H <= 20480``), so a short window and a whole
     clip would run different algorithms, and that path's threaded GEMM rounds differently
     as the frame count changes. oneDNN's 3x3 kernels give a frame the same bits whatever
     the frame count (checked over this model's shapes); its 1x1 kernels do not (they block
-    the channel sum by the size of the whole call), hence the per-frame 1x1 convs."""
+    the channel sum by the size of the whole call), hence the per-frame 1x1 convs. bfloat16
+    on a CPU without oneDNN's bf16 kernels goes to ``F.conv3d``: it runs, without that
+    frame-count invariance."""
     if x.device.type == "cpu" and x.dtype in ONEDNN_DTYPES and torch.backends.mkldnn.is_available():
-        if torch.is_autocast_enabled("cpu"):  # autocast does not know this op; do what it does for conv3d
-            dtype = torch.get_autocast_dtype("cpu")
-            x, weight, bias = x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
-        return torch.mkldnn_convolution(x, weight, bias, padding, stride, (1, 1, 1), 1)
+        autocast = torch.is_autocast_enabled(
+            "cpu"
+        )  # autocast does not know this op; do what it does for conv3d
+        dtype = torch.get_autocast_dtype("cpu") if autocast else x.dtype
+        if onednn_computes(dtype):
+            if autocast:
+                x, weight, bias = x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
+            return torch.mkldnn_convolution(x, weight, bias, padding, stride, (1, 1, 1), 1)
     return F.conv3d(x, weight, bias, stride, padding)
 
 
