@@ -21,6 +21,7 @@ convs always go through oneDNN (``conv3d``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -36,9 +37,11 @@ CausalState = dict[int, Tensor]
 ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 
 
+@functools.cache
 def onednn_computes(dtype: torch.dtype) -> bool:
     """Whether oneDNN's CPU convolution runs in ``dtype`` on this machine: float32 always,
-    bfloat16 only with AVX-512 (bw, vl, dq) or AVX-NE-CONVERT; elsewhere it raises."""
+    bfloat16 only with AVX-512 (bw, vl, dq) or AVX-NE-CONVERT; elsewhere it raises. Cached:
+    every conv of every window asks."""
     if dtype == torch.bfloat16:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     return dtype in ONEDNN_DTYPES
@@ -56,9 +59,8 @@ def conv3d(
     on a CPU without oneDNN's bf16 kernels goes to ``F.conv3d``: it runs, without that
     frame-count invariance."""
     if x.device.type == "cpu" and x.dtype in ONEDNN_DTYPES and torch.backends.mkldnn.is_available():
-        autocast = torch.is_autocast_enabled(
-            "cpu"
-        )  # autocast does not know this op; do what it does for conv3d
+        # autocast does not know this op; do what it does for conv3d
+        autocast = torch.is_autocast_enabled("cpu")
         dtype = torch.get_autocast_dtype("cpu") if autocast else x.dtype
         if onednn_computes(dtype):
             if autocast:

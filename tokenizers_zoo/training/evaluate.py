@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +210,7 @@ def evaluate_tokenizer(
     return {"tokenizer": tokenizer.name, "data": str(data), "sample_rate": rate, "results": rows}
 
 
-def _held_out(read: Any, max_items: int, *args: Any) -> list:
+def _held_out(read: Callable[..., list], max_items: int, *args: Any) -> list:
     """The first ``max_items`` (0: all) items ``read(*args)`` gives; a folder it cannot read
     is the media error the CLI reports in one line."""
     try:
