@@ -9,6 +9,7 @@ and shrink only the widths. Nothing here downloads."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -545,13 +546,21 @@ def test_files_lacking_tensors_are_refused(saved: Callable, tmp_path: Path) -> N
 
 
 def _cache_snapshot(home: Path, source: HubSource, commit: str = "0" * 40) -> Path:
-    """The layout huggingface_hub's cache has after a download of ``source`` at ``commit``."""
+    """The layout huggingface_hub's cache has after a download of ``source``: a pinned commit
+    is its own snapshot folder with no ref; a branch's ref names ``commit``'s snapshot."""
     repo = home / "hub" / f"models--{source.repository.replace('/', '--')}"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / source.revision).write_text(commit)
+    if is_commit(source.revision):
+        commit = source.revision
+    else:
+        (repo / "refs").mkdir(parents=True)
+        (repo / "refs" / source.revision).write_text(commit)
     snapshot = repo / "snapshots" / commit
     snapshot.mkdir(parents=True)
     return snapshot
+
+
+def is_commit(revision: str) -> bool:
+    return re.fullmatch(r"[0-9a-f]{40}", revision) is not None
 
 
 def test_weights_in_the_hf_cache_are_found(saved: Callable, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
@@ -566,6 +575,43 @@ def test_weights_in_the_hf_cache_are_found(saved: Callable, tmp_path: Path, monk
     assert torch.equal(tok.encode(x).latents, tz.load("image-flux-vae", weights=root).encode(x).latents)
 
 
+def test_a_pinned_entry_takes_only_its_commit_from_the_cache(
+    saved: Callable,
+    tmp_path: Path,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """A cache that holds the repository at another commit (what ``main`` was when some other
+    tool downloaded it) is not the pinned model: loading says to fetch the pinned one."""
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    root, _ = saved("audio-dac-16khz")
+    source = HubSource.from_config(tz.load("audio-dac-16khz", pretrained=False).config)
+    assert is_commit(source.revision)
+    elsewhere = _cache_snapshot(tmp_path, dataclasses.replace(source, revision="main"), commit="2" * 40)
+    for file in source.files:
+        (elsewhere / file).write_bytes((root / file).read_bytes())
+    with pytest.raises(tz.WeightsNotFoundError, match=f"revision {source.revision}"):
+        tz.load("audio-dac-16khz")
+
+
+def test_the_readme_table_gives_each_entrys_revision_and_licence() -> None:
+    """The adapters table of the README is what the entries pin and say: a full 40-hex commit
+    (shown by its first 12) or a branch marked as not pinned, and the entry's licence."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text[text.index("## Pretrained tokenizers from other libraries") :]
+    rows = {line.split("`")[1]: line for line in section.splitlines() if line.startswith("| `")}
+    for name in ADAPTERS:
+        source = HubSource.from_config(tz.load(name, pretrained=False).config)
+        cells = [cell.strip() for cell in rows[name].strip("|").split("|")]
+        shown = re.search(r"at `(\w+)`", cells[3])
+        assert shown is not None, rows[name]
+        if is_commit(source.revision):
+            assert len(shown.group(1)) == 12 and source.revision.startswith(shown.group(1)), name
+        else:
+            assert shown.group(1) == source.revision and "not pinned" in cells[3], name
+        assert cells[4] == source.licence, name
+
+
 def test_offline_with_nothing_cached_says_what_to_fetch(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -573,7 +619,8 @@ def test_offline_with_nothing_cached_says_what_to_fetch(tmp_path: Path, monkeypa
     with pytest.raises(tz.WeightsNotFoundError) as caught:
         tz.load("audio-mimi")
     message = str(caught.value)
-    for part in ("kyutai/mimi", "revision main", "config.json", "model.safetensors", "tzoo fetch audio-mimi"):
+    pinned = f"revision {tz.load('audio-mimi', pretrained=False).config.revision}"
+    for part in ("kyutai/mimi", pinned, "config.json", "model.safetensors", "tzoo fetch audio-mimi"):
         assert part in message
     assert "HF_HUB_OFFLINE" in message
     with pytest.raises(tz.WeightsNotFoundError, match="holds no weights for audio-mimi"):
@@ -599,7 +646,7 @@ def test_tzoo_fetch_downloads_the_pinned_files_where_loading_finds_them(
     def download(repo_id: str, *, revision: str, allow_patterns: list[str], cache_dir: Path) -> str:
         calls.append((repo_id, revision, allow_patterns, Path(cache_dir)))
         source = HubSource(repo_id, revision, tuple(allow_patterns), "")
-        snapshot = _cache_snapshot(tmp_path, source, commit="1" * 40)
+        snapshot = _cache_snapshot(tmp_path, source)
         for file in allow_patterns:
             (snapshot / file).write_bytes((root / file).read_bytes())
         return str(snapshot)
@@ -608,7 +655,9 @@ def test_tzoo_fetch_downloads_the_pinned_files_where_loading_finds_them(
     with pytest.raises(tz.WeightsNotFoundError, match="tzoo fetch audio-dac-16khz"):
         tz.load("audio-dac-16khz")
     assert main(["fetch", "audio-dac-16khz"]) == 0
-    assert calls == [("descript/dac_16khz", "main", ["config.json", "model.safetensors"], tmp_path / "hub")]
+    pinned = tz.load("audio-dac-16khz", pretrained=False).config.revision
+    assert is_commit(pinned)
+    assert calls == [("descript/dac_16khz", pinned, ["config.json", "model.safetensors"], tmp_path / "hub")]
     assert "descript/dac_16khz" in capsys.readouterr().out
     assert tz.load("audio-dac-16khz").info.name == "audio-dac-16khz"
     assert main(["fetch", "image-fsq-f8-4k"]) == 2  # ships its weights: nothing to fetch

@@ -31,14 +31,20 @@ class DacTokenizer(AudioCodecAdapter):
         return self.library_model.decode(audio_codes=codes).audio_values
 
 
-for _rate, _hop, _books in ((16000, 320, 12), (24000, 320, 32), (44100, 512, 9)):
+# (sample rate, hop, codebooks, the commit of descript/dac_<khz>khz the entry is pinned to)
+_RATES = (
+    (16000, 320, 12, "7c2fc5e759f1f501aefc6e7a0265cc57f5d17ba7"),
+    (24000, 320, 32, "6ba020b5ba7d9d8076fb90db7e67f27e31980f6e"),
+    (44100, 512, 9, "c1bc521685adf9cfe247bc39a5ca58917eda1ac4"),
+)
+for _rate, _hop, _books, _commit in _RATES:
     _khz = _rate // 1000
     register(
         f"audio-dac-{_khz}khz",
         DacTokenizer,
         {
             "repository": f"descript/dac_{_khz}khz",
-            "revision": "main",
+            "revision": _commit,
             "files": ["config.json", "model.safetensors"],
             "licence": "MIT",
             "sample_rate": _rate,

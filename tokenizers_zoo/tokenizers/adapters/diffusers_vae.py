@@ -93,7 +93,7 @@ register(
     LatentVAETokenizer,
     {
         "repository": "stabilityai/sd-vae-ft-mse",
-        "revision": "main",
+        "revision": "31f26fdeee1355a5c34592e401dd41e45d25a493",
         "files": list(_WEIGHTS),
         "licence": "MIT",
         "latent_channels": 4,
@@ -107,7 +107,7 @@ register(
     LatentVAETokenizer,
     {
         "repository": "stabilityai/sdxl-vae",
-        "revision": "main",
+        "revision": "6f5909a7e596173e25d4e97b07fd19cdf9611c76",
         "files": list(_WEIGHTS),
         "licence": "MIT",
         "latent_channels": 4,
@@ -121,7 +121,7 @@ register(
     LatentVAETokenizer,
     {
         "repository": "black-forest-labs/FLUX.1-schnell",
-        "revision": "main",
+        "revision": "741f7c3ce8b383c54771c7003378a50191e9efe9",
         "files": [f"vae/{file}" for file in _WEIGHTS],
         "subfolder": "vae",
         "licence": "Apache-2.0",

@@ -34,9 +34,9 @@ register(
     EncodecHFTokenizer,
     {
         "repository": "facebook/encodec_24khz",
-        "revision": "main",
+        "revision": "c1dbe2ae3f1de713481a3b3e7c47f357092ee040",
         "files": ["config.json", "model.safetensors"],
-        "licence": "MIT",
+        "licence": "CC-BY-NC-4.0",
         "sample_rate": 24000,
         "hop_length": 320,
         "codebooks": 32,

@@ -2,12 +2,13 @@
 ``JanusVQVAE``: 16384 codes, 24 x 24 tokens for the 384 x 384 image Janus generates.
 
 The VQ is published in transformers' layout only inside the whole Janus checkpoint
-(``deepseek-community/Janus-Pro-1B``); ``checkpoint_part`` reads it out of only the shards
-that hold it. The VQ sees one resolution, so the image is brought to it as Janus's image
-processor does: the long side resized to 384 (``int(side * 384 / long)``, at least 14) and
-the short one padded, centred, with mid-grey (0 in [-1, 1], the value range LlamaGen's VQ
-was trained in; transformers' ``JanusImageProcessor`` defaults to CLIP's mean and std, and
-the repository's ``preprocessor_config.json``, which would settle it, was not readable
+(``deepseek-community/Janus-Pro-1B``, one ``model.safetensors`` at the pinned commit);
+``checkpoint_part`` reads only its ``vqmodel.`` tensors out of it. The VQ sees one
+resolution, so the image is brought to it as Janus's image processor does: the long side
+resized to 384 (``int(side * 384 / long)``, at least 14) and the short one padded,
+centred, with mid-grey (0 in [-1, 1], the value range LlamaGen's VQ was trained in;
+transformers' ``JanusImageProcessor`` defaults to CLIP's mean and std, and the
+repository's ``preprocessor_config.json``, which would settle it, was not readable
 offline). Decoding inverts that: the padding is cut off and the picture resized back to
 the original size, so ``decode`` gives the input's size, at the VQ's 384-pixel detail.
 """
@@ -22,9 +23,8 @@ from torch import Tensor
 
 from tokenizers_zoo.errors import InvalidMediaError
 from tokenizers_zoo.media.image import to_image_batch
-from tokenizers_zoo.published import SHARD_INDEX
 from tokenizers_zoo.registry import register
-from tokenizers_zoo.tokenizers.adapters.checkpoint_part import VQ_PREFIX, SquareVQPart
+from tokenizers_zoo.tokenizers.adapters.checkpoint_part import SquareVQPart
 from tokenizers_zoo.tokenizers.adapters.pretrained import AdapterConfig
 
 MIN_SIDE = 14
@@ -82,9 +82,10 @@ register(
     JanusVQTokenizer,
     {
         "repository": "deepseek-community/Janus-Pro-1B",
-        "revision": "main",
-        "files": ["config.json", SHARD_INDEX],
-        "shards_of": VQ_PREFIX,
+        "revision": "1655280bb75959cc1cb85529a2a8b26e7016072e",
+        # this commit holds the whole model in one model.safetensors (no index, no shards),
+        # so fetch takes it whole (4.2 GB) and loading reads only its vqmodel. tensors
+        "files": ["config.json", "model.safetensors"],
         "licence": "DeepSeek Model License (code MIT)",
     },
     description="Janus-Pro image tokenizer (DeepSeek, transformers), 16384 codes, 24 x 24 at 384 px",

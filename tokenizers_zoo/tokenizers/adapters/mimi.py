@@ -36,7 +36,7 @@ register(
     MimiTokenizer,
     {
         "repository": "kyutai/mimi",
-        "revision": "main",
+        "revision": "89091b3e466eb6a9d11e537bf26b144f194978f7",
         "files": ["config.json", "model.safetensors"],
         "licence": "CC-BY-4.0",
         "sample_rate": 24000,

@@ -149,7 +149,7 @@ register(
     SiglipVisionTokenizer,
     {
         "repository": "google/siglip-so400m-patch14-384",
-        "revision": "main",
+        "revision": "9fdffc58afc957d1a03a25b10dba0329ab15c2a3",
         "files": ["config.json", "model.safetensors"],
         "licence": "Apache-2.0",
         "image_size": 384,
@@ -163,7 +163,7 @@ register(
     ClipVisionTokenizer,
     {
         "repository": "openai/clip-vit-large-patch14",
-        "revision": "main",
+        "revision": "32bd64288804d66eefd0ccbe215aa642df71cc41",
         "files": ["config.json", "model.safetensors"],
         "licence": "MIT",
         "image_size": 224,

@@ -89,7 +89,7 @@ register(
     WhisperEncoderTokenizer,
     {
         "repository": "openai/whisper-large-v3",
-        "revision": "main",
+        "revision": "06f233fe06e710322aca913c1bc4249a0d71fce1",
         "files": ["config.json", "model.safetensors"],
         "licence": "Apache-2.0",
         "num_mel_bins": 128,
