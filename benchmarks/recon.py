@@ -30,8 +30,8 @@ from tokenizers_zoo.benchmarks.memory import measure, return_freed_memory
 from tokenizers_zoo.benchmarks.recon_data import Sample, find_samples, infer_modality, policy, unreadable
 from tokenizers_zoo.benchmarks.recon_report import GAPS, comparison_table, write_report
 from tokenizers_zoo.benchmarks.recon_scorers import Scorer, make_scorer
-from tokenizers_zoo.benchmarks.rfid import sha256_of
 from tokenizers_zoo.benchmarks.token_stats import CodebookCounter, item_cost
+from tokenizers_zoo.benchmarks.weights_file import sha256_of
 from tokenizers_zoo.errors import InvalidMediaError
 from tokenizers_zoo.tokenizer import CONFIG_FILE, WEIGHTS_FILE, Tokenizer, check_device
 from tokenizers_zoo.tokenizers.audio.multirate import MultiRateAudioTokenizer
@@ -154,6 +154,7 @@ def run_recon_benchmark(
     sweep: bool = False,
     device: str = "cpu",
     fid_weights: str | Path | None = None,
+    fvd_weights: str | Path | None = None,
     lpips_weights: str | Path | None = None,
     torch_threads: int = 0,
 ) -> dict[str, Any]:
@@ -173,6 +174,7 @@ def run_recon_benchmark(
         max_frames=max_frames,
         lpips_weights=lpips_weights,
         fid_weights=fid_weights,
+        fvd_weights=fvd_weights,
     )
     results: dict[str, Any] = {
         "modality": modality,

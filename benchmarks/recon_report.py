@@ -153,6 +153,14 @@ def markdown(results: dict[str, Any], figures: list[str]) -> str:
             "upwards, so compare rFIDs only over the same images (ImageNet rFID uses 50000).",
             "",
         ]
+    if any(run["summary"].get("rfvd") is not None for run in results["runs"]):
+        lines += [
+            f"rFVD compares the I3D features of {s['samples']} original clips and their "
+            "reconstructions; with fewer clips than the 400 feature dimensions the covariances are "
+            "rank-deficient, so compare rFVDs only over the same clips (TokenBench's figures "
+            "come from its own clips and frame counts).",
+            "",
+        ]
     if any(run["summary"].get("colour_error") is not None for run in results["runs"]):
         lines += [
             "Colour error: the mean CIEDE2000 (Delta E00; lower is better, about 1 is just "

@@ -22,6 +22,7 @@ from torch import Tensor
 from tokenizers_zoo import metrics
 from tokenizers_zoo.benchmarks.recon_data import Sample, load_audio, load_image, load_video
 from tokenizers_zoo.benchmarks.rfid import FrechetDistance, find_fid_weights
+from tokenizers_zoo.benchmarks.rfvd import VideoFrechetDistance, find_fvd_weights
 from tokenizers_zoo.errors import WeightsNotFoundError
 from tokenizers_zoo.media.image import to_uint8
 from tokenizers_zoo.tokenizer import Tokenizer
@@ -30,7 +31,6 @@ from tokenizers_zoo.training.losses import LPIPS
 
 FileArg = str | Path | None
 LPIPS_WEIGHTS_ENV = "TZOO_LPIPS_WEIGHTS"
-RFVD_UNAVAILABLE = "rFVD needs an I3D network and its Kinetics-400 weights, which the zoo does not ship yet"
 
 
 @dataclass(frozen=True)
@@ -143,14 +143,38 @@ class ImageScorer(PixelScorer):
 
 
 class VideoScorer(PixelScorer):
+    """``PixelScorer``'s metrics per frame, the temporal-difference error, and rFVD when the
+    I3D weights are given (``benchmarks.rfvd``)."""
+
     modality = "video"
     item = "clip"
-    columns = [*PixelScorer.columns, Column("temporal diff. L1", "temporal_difference_error", "{:.2f}")]
+    columns = [
+        *PixelScorer.columns,
+        Column("temporal diff. L1", "temporal_difference_error", "{:.2f}"),
+        Column("rFVD", "rfvd", "{:.1f}"),
+    ]
 
-    def __init__(self, device: torch.device, size: int, lpips_weights: FileArg, max_frames: int) -> None:
+    def __init__(
+        self, device: torch.device, size: int, lpips_weights: FileArg, max_frames: int, fvd_weights: FileArg
+    ) -> None:
         super().__init__(device, size, lpips_weights)
         self.max_frames = max_frames
-        self.unavailable["rfvd"] = RFVD_UNAVAILABLE
+        self.fvd: VideoFrechetDistance | None = None
+        weights, reason = find_fvd_weights(fvd_weights)
+        if weights is None:
+            self.unavailable["rfvd"] = reason
+        else:
+            self.fvd = VideoFrechetDistance(weights, device)
+
+    def start_run(self, tokenizer: Tokenizer) -> None:
+        if self.fvd is not None:
+            self.fvd.start_run()
+
+    def finish_run(self) -> dict[str, Any]:
+        if self.fvd is None:
+            return {}
+        value, reason = self.fvd.value()
+        return {"rfvd": value} if reason == "" else {"rfvd": None, "rfvd_unavailable": reason}
 
     def load(self, sample: Sample) -> Tensor:
         return load_video(sample, self.size, self.max_frames)
@@ -173,6 +197,8 @@ class VideoScorer(PixelScorer):
             **self._frame_scores(media, recon),
             "temporal_difference_error": metrics.temporal_difference_error(recon, media),
         }
+        if self.fvd is not None:
+            self.fvd.add(media, recon)
         return row, recon[recon.shape[0] // 2].permute(1, 2, 0).numpy()
 
 
@@ -258,9 +284,10 @@ def make_scorer(
     max_frames: int,
     lpips_weights: FileArg,
     fid_weights: FileArg,
+    fvd_weights: FileArg = None,
 ) -> Scorer:
     if modality == "image":
         return ImageScorer(device, size, lpips_weights, fid_weights)
     if modality == "video":
-        return VideoScorer(device, size, lpips_weights, max_frames)
+        return VideoScorer(device, size, lpips_weights, max_frames, fvd_weights)
     return AudioScorer()

@@ -15,12 +15,11 @@ Features are resized to 299 x 299 with TensorFlow 1.x's bilinear interpolation
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tokenizers_zoo.errors import TokenizersZooError, WeightsNotFoundError
+from tokenizers_zoo.benchmarks.weights_file import MetricWeightsError, sha256_of, verify_weights_file
 
 if TYPE_CHECKING:  # torch is imported on use: the CLI reads the constants below without it
     import torch
@@ -33,32 +32,20 @@ FID_WEIGHTS_ENV = "TZOO_FID_WEIGHTS"
 CACHED_NAMES = (FID_WEIGHTS_FILE, "weights-inception-2015-12-05-6726825d.pth")
 
 
-class FidWeightsError(TokenizersZooError, ValueError):
+class FidWeightsError(MetricWeightsError):
     """A file given as the FID Inception weights that is not that file."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_fid_weights(path: str | Path) -> Path:
     """``path`` when it is the standard FID Inception weights file; otherwise a clear error."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise WeightsNotFoundError(
-            f"FID Inception weights file {path} not found (expected {FID_WEIGHTS_FILE})"
-        )
-    actual = sha256_of(path)
-    if actual != FID_WEIGHTS_SHA256:
-        raise FidWeightsError(
-            f"{path} is not the FID Inception weights file: its SHA-256 is {actual}, "
-            f"{FID_WEIGHTS_FILE} has {FID_WEIGHTS_SHA256}; refusing to load it"
-        )
-    return path
+    return verify_weights_file(
+        path,
+        expected_name=FID_WEIGHTS_FILE,
+        expected=FID_WEIGHTS_SHA256,
+        digest=sha256_of,
+        digest_name="SHA-256",
+        error=FidWeightsError,
+    )
 
 
 def find_fid_weights(explicit: str | Path | None = None) -> tuple[Path | None, str]:

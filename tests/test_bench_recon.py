@@ -384,10 +384,10 @@ def test_modality_is_inferred_and_bad_folders_are_clear_errors(tmp_path) -> None
         find_samples(tmp_path / "missing", "image")
 
 
-def _write_gif(path, frames: int, size: tuple[int, int] = (40, 32)) -> None:  # noqa: ANN001
+def _write_gif(path, frames: int, size: tuple[int, int] = (40, 32), seed: int = 9) -> None:  # noqa: ANN001
     from PIL import Image
 
-    rng = np.random.default_rng(9)
+    rng = np.random.default_rng(seed)
     width, height = size
     images = [
         Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)) for _ in range(frames)

@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from tokenizers_zoo.benchmarks.rfid import FID_WEIGHTS_ENV, FID_WEIGHTS_FILE
+from tokenizers_zoo.benchmarks.rfvd import FVD_WEIGHTS_ENV, FVD_WEIGHTS_FILE
 from tokenizers_zoo.cli.common import UsageError
 
 
@@ -128,6 +129,11 @@ def add_commands(sub: Any) -> None:
         f"default: ${FID_WEIGHTS_ENV}, then torch's hub cache; without it rFID is reported unavailable)",
     )
     p.add_argument(
+        "--fvd-weights",
+        help=f"video: the FVD I3D TorchScript file {FVD_WEIGHTS_FILE} (StyleGAN-V's port; checked by "
+        f"its git blob id; default: ${FVD_WEIGHTS_ENV}; without it rFVD is reported unavailable)",
+    )
+    p.add_argument(
         "--lpips-weights", help="LPIPS-VGG safetensors file (default: $TZOO_LPIPS_WEIGHTS; else no LPIPS)"
     )
     p.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
@@ -236,6 +242,7 @@ def recon_command(args: argparse.Namespace) -> int:
         sweep=args.sweep,
         device=args.device,
         fid_weights=args.fid_weights,
+        fvd_weights=args.fvd_weights,
         lpips_weights=args.lpips_weights,
         torch_threads=args.torch_threads,
     )
