@@ -80,7 +80,6 @@ def main() -> int:
     sources = held_out_by_collection(args.images, args.size)
     if (args.images / "unseen").is_dir():
         sources[UNSEEN] = centre_crops(args.images / "unseen", args.size)
-    torch.set_num_threads(2)
     figures: dict[str, dict[str, dict[str, float]]] = {}
     for spec in args.tokenizer.split(","):
         label, _, weights = spec.partition("=")
