@@ -17,6 +17,7 @@ on CUDA, gloo on CPU.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -77,8 +78,15 @@ def start(device: torch.device) -> Processes:
     return processes
 
 
-def stop(processes: Processes) -> None:
+def stop(processes: Processes, finished: bool) -> None:
+    """Leave the process group; after a finished run, all ranks together: one that tears
+    gloo down while another still talks to it aborts (``terminate called without an active
+    exception``, one FSDP run in four on two CPU processes). After a failure there is no waiting
+    for ranks that may never arrive."""
     if processes.launched and dist.is_initialized():
+        gc.collect()
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

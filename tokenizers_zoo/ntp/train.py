@@ -257,11 +257,15 @@ def train(
     device = pick_device(cfg.run.device)
     processes = distributed.start(device)
     device = distributed.rank_device(device, processes)
+    finished = False
     try:
         with locked(run_dir) if processes.main else contextlib.nullcontext():
-            return _train(cfg, run_dir, resume, until, log if processes.main else _quiet, processes, device)
+            rank_log = log if processes.main else _quiet
+            figures = _train(cfg, run_dir, resume, until, rank_log, processes, device)
+        finished = True
+        return figures
     finally:
-        distributed.stop(processes)
+        distributed.stop(processes, finished)
 
 
 def _quiet(line: str) -> None:
