@@ -63,7 +63,8 @@ class RegistryEntry:
         if self.config is not None:
             return self.config
         path = self.weights_path()
-        return read_checkpoint_config(path if path.is_dir() else path.parent)["config"]
+        # A weights file's config sits beside it; a missing directory is named as itself.
+        return read_checkpoint_config(path.parent if path.is_file() else path)["config"]
 
     @cached_property
     def info(self) -> TokenizerInfo:
