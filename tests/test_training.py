@@ -88,6 +88,22 @@ def test_committed_configs_parse_and_build() -> None:
         model = build_model(cfg)
         assert model.name == cfg.name == path.stem
         assert cfg.name in tz.list_tokenizers(modality=model.info.modality)
+    for path in sorted((REPO / "configs" / "recipes").glob("*.yaml")):  # not registered (yet)
+        assert build_model(load_config(path)).name == path.stem
+
+
+def test_held_out_audio_is_sampled_across_every_voice(tmp_path: Path) -> None:
+    from tokenizers_zoo.media.audio import write_wav
+    from tokenizers_zoo.training.audio_data import eval_clips
+
+    for voice, level in (("a-voice", 0.1), ("b-voice", 0.2), ("c-voice", 0.3)):
+        (tmp_path / voice).mkdir()
+        for i in range(4):
+            tone = np.full((1, 800), level, np.float32)
+            (tmp_path / voice / f"{i}.wav").write_bytes(write_wav(tone, 16000))
+    levels = [round(float(clip.mean()), 1) for clip in eval_clips(tmp_path, 16000, limit=3)]
+    assert levels == [0.1, 0.2, 0.3]
+    assert len(eval_clips(tmp_path, 16000)) == 12
 
 
 def test_config_errors_are_clear(tmp_path: Path) -> None:

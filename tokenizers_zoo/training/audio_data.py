@@ -54,6 +54,11 @@ class RandomSegments:
         return (torch.stack(segments) * gain)[:, None]
 
 
-def eval_clips(folder: str | Path, sample_rate: int) -> list[Tensor]:
-    """Every held-out recording, whole, as float32 ``(T,)`` at ``sample_rate``."""
-    return [load_mono(p, sample_rate) for p in audio_files(folder)]
+def eval_clips(folder: str | Path, sample_rate: int, limit: int = 0) -> list[Tensor]:
+    """The held-out recordings, whole, as float32 ``(T,)`` at ``sample_rate``: every one, or
+    ``limit`` spread evenly over the sorted paths, so a folder of several voices
+    (``VOICE/`` subfolders) is scored on each of them, not on the first voice alone."""
+    paths = audio_files(folder)
+    if 0 < limit < len(paths):
+        paths = [paths[i] for i in torch.linspace(0, len(paths) - 1, limit).round().long().tolist()]
+    return [load_mono(p, sample_rate) for p in paths]

@@ -86,7 +86,7 @@ class AudioTask:
         rate = model.info.sample_rate
         segment = round(cfg.data.segment_seconds * rate)
         self.data = RandomSegments(cfg.data.train, segment, rate, seed=cfg.run.seed)
-        self.clips = eval_clips(cfg.data.eval, rate)[: cfg.data.eval_max_clips]
+        self.clips = eval_clips(cfg.data.eval, rate, cfg.data.eval_max_clips)
         self.mel = MultiScaleMelLoss(rate).to(device)
         self.stft = MultiResolutionSTFTLoss().to(device)
 
