@@ -39,7 +39,7 @@ bench: $(STAMP)
 	$(BIN)/tzoo bench quantizers --out benchmarks/results/quantizers-cpu
 
 bench-service: $(STAMP)
-	$(BIN)/tzoo bench service --torch-threads 1 --out benchmarks/results/service-cpu-image-fsq-f8-4k
+	$(BIN)/tzoo bench service --tokenizer image-fsq-f8-4k --torch-threads 1 --out benchmarks/results/service-cpu-image-fsq-f8-4k
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -20,8 +20,9 @@ from tokenizers_zoo.cli import main
 def test_list_and_json(capsys) -> None:  # noqa: ANN001
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "* image-fsq-f8-4k" in out and "* image-kl-f8-c16" in out and "audio-mulaw-8bit" in out
-    assert "4375 codes" in out and "f8" in out  # token facts come from each tokenizer's info
+    assert "* image-fsq-f8-64k" in out and "* image-kl-f8-c16" in out and "audio-mulaw-8bit" in out
+    assert "  image-fsq-f8-4k" in out  # the former default, listed, not starred
+    assert "64000 codes" in out and "4375 codes" in out and "f8" in out  # facts from each info
     assert "12 codebooks of 1024, hop 320" in out  # a residual stack, not "1024x1024x..."
     assert main(["list", "--modality", "audio", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
@@ -38,7 +39,7 @@ def test_demo_round_trips(capsys) -> None:  # noqa: ANN001
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "coffee_256.png (256, 256)" in out  # a real photo, not a synthetic pattern
-    assert "image-fsq-f8-4k" in out and "image-kl-f8-c16" in out and "(1, 32, 32)" in out
+    assert "image-fsq-f8-64k" in out and "image-kl-f8-c16" in out and "(1, 32, 32)" in out
     assert "audio-rvq-16khz" in out and "(1, 12, 60)" in out and "audio-mel-80" in out
     psnr = [float(v) for v in re.findall(r"PSNR ([0-9.]+) dB", out)]
     stoi = [float(v) for v in re.findall(r"STOI ([0-9.]+)", out)]

@@ -158,7 +158,9 @@ def test_gradients_reach_encoder_through_every_bottleneck() -> None:
         assert grad is not None and grad.abs().sum() > 0, bottleneck
 
 
-@pytest.mark.parametrize("name", ["image-fsq-f8-4k", "image-kl-f8-c16", "image-palette-512"])
+@pytest.mark.parametrize(
+    "name", ["image-fsq-f8-64k", "image-fsq-f8-4k", "image-kl-f8-c16", "image-palette-512"]
+)
 def test_shipped_tokenizers_round_trip_a_real_photo(name: str) -> None:
     tok = tz.load(name)
     photo = np.asarray(Image.open(FIXTURE).convert("RGB"))
@@ -174,10 +176,11 @@ def test_shipped_tokenizers_round_trip_a_real_photo(name: str) -> None:
 
 
 def test_defaults_name_the_trained_tokenizers() -> None:
-    assert tz.default_tokenizer("image") == "image-fsq-f8-4k"
+    assert tz.default_tokenizer("image") == "image-fsq-f8-64k"
     assert tz.default_tokenizer("image", "continuous") == "image-kl-f8-c16"
     info = tz.load(tz.default_tokenizer("image")).info
-    assert info.vocab_size == (4375,) and info.spatial_factor == 8
+    assert info.vocab_size == (64000,) and info.spatial_factor == 8
+    assert tz.load("image-fsq-f8-4k").info.vocab_size == (4375,)  # the old default keeps its name
 
 
 def test_a_discrete_tokenizer_starts_from_a_continuous_ones_autoencoder(monkeypatch) -> None:  # noqa: ANN001

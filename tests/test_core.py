@@ -124,7 +124,7 @@ def test_registry_lists_filters_and_defaults() -> None:
     assert tz.default_tokenizer("image", "continuous") == "image-kl-f8-c16"
     assert tz.default_tokenizer("audio") == "audio-rvq-16khz"
     assert tz.default_tokenizer("audio", "continuous") == "audio-mel-80"
-    assert tz.default_tokenizer("video") == "video-framewise-image-fsq-f8-4k"
+    assert tz.default_tokenizer("video") == "video-framewise-image-fsq-f8-64k"  # the image default's
     with pytest.raises(ValueError):
         tz.list_tokenizers(modality="text")
 
