@@ -57,7 +57,7 @@ class RandomSegments:
 def eval_clips(folder: str | Path, sample_rate: int, limit: int = 0) -> list[Tensor]:
     """The held-out recordings, whole, as float32 ``(T,)`` at ``sample_rate``: every one, or
     ``limit`` spread evenly over the sorted paths, so a folder of several voices
-    (``VOICE/`` subfolders) is scored on each of them, not on the first voice alone."""
+    (``VOICE/`` subfolders) is scored across them, not on the first voice alone."""
     paths = audio_files(folder)
     if 0 < limit < len(paths):
         paths = [paths[i] for i in torch.linspace(0, len(paths) - 1, limit).round().long().tolist()]
