@@ -20,9 +20,10 @@ import torchaudio.functional as AF
 from torch import Tensor
 
 from tokenizers_zoo import metrics
+from tokenizers_zoo.benchmarks import rfid, rfvd
 from tokenizers_zoo.benchmarks.recon_data import Sample, load_audio, load_image, load_video
-from tokenizers_zoo.benchmarks.rfid import FrechetDistance, find_fid_weights
-from tokenizers_zoo.benchmarks.rfvd import VideoFrechetDistance, find_fvd_weights
+from tokenizers_zoo.benchmarks.rfid import FrechetDistance
+from tokenizers_zoo.benchmarks.rfvd import VideoFrechetDistance
 from tokenizers_zoo.errors import WeightsNotFoundError
 from tokenizers_zoo.media.image import to_uint8
 from tokenizers_zoo.tokenizer import Tokenizer
@@ -111,7 +112,7 @@ class ImageScorer(PixelScorer):
 
     def __init__(self, device: torch.device, size: int, lpips_weights: FileArg, fid_weights: FileArg) -> None:
         super().__init__(device, size, lpips_weights)
-        weights, reason = find_fid_weights(fid_weights)
+        weights, reason = rfid.FID_WEIGHTS.find(fid_weights)
         if weights is None:
             self.unavailable["rfid"] = reason
         else:
@@ -160,7 +161,7 @@ class VideoScorer(PixelScorer):
         super().__init__(device, size, lpips_weights)
         self.max_frames = max_frames
         self.fvd: VideoFrechetDistance | None = None
-        weights, reason = find_fvd_weights(fvd_weights)
+        weights, reason = rfvd.FVD_WEIGHTS.find(fvd_weights)
         if weights is None:
             self.unavailable["rfvd"] = reason
         else:

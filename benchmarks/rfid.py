@@ -15,11 +15,10 @@ Features are resized to 299 x 299 with TensorFlow 1.x's bilinear interpolation
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tokenizers_zoo.benchmarks.weights_file import MetricWeightsError, sha256_of, verify_weights_file
+from tokenizers_zoo.benchmarks.weights_file import MetricWeights, MetricWeightsError, sha256_of
 
 if TYPE_CHECKING:  # torch is imported on use: the CLI reads the constants below without it
     import torch
@@ -36,37 +35,24 @@ class FidWeightsError(MetricWeightsError):
     """A file given as the FID Inception weights that is not that file."""
 
 
-def verify_fid_weights(path: str | Path) -> Path:
-    """``path`` when it is the standard FID Inception weights file; otherwise a clear error."""
-    return verify_weights_file(
-        path,
-        expected_name=FID_WEIGHTS_FILE,
-        expected=FID_WEIGHTS_SHA256,
-        digest=sha256_of,
-        digest_name="SHA-256",
-        error=FidWeightsError,
-    )
-
-
-def find_fid_weights(explicit: str | Path | None = None) -> tuple[Path | None, str]:
-    """The verified weights file and ``""``, or ``None`` and why rFID is unavailable.
-
-    Looks at ``explicit`` (``--fid-weights``), then ``$TZOO_FID_WEIGHTS``, then torch's hub
-    cache, where pytorch-fid and torch-fidelity keep it. A file named in the first two
-    must exist and be the right one; a wrong file in the cache is an error too."""
+def _hub_cache() -> list[Path]:
+    """Where pytorch-fid and torch-fidelity leave the file: torch's hub cache."""
     import torch
 
-    explicit = explicit or os.environ.get(FID_WEIGHTS_ENV)
-    if explicit:
-        return verify_fid_weights(explicit), ""
-    cache = Path(torch.hub.get_dir()) / "checkpoints"
-    for name in CACHED_NAMES:
-        if (cache / name).is_file():
-            return verify_fid_weights(cache / name), ""
-    return None, (
-        f"the FID Inception weights file {FID_WEIGHTS_FILE} (SHA-256 {FID_WEIGHTS_SHA256[:16]}...) "
-        f"was not found: pass --fid-weights FILE or set {FID_WEIGHTS_ENV} (nothing is downloaded)"
-    )
+    return [Path(torch.hub.get_dir()) / "checkpoints" / name for name in CACHED_NAMES]
+
+
+FID_WEIGHTS = MetricWeights(
+    file=FID_WEIGHTS_FILE,
+    expected=FID_WEIGHTS_SHA256,
+    digest=sha256_of,
+    digest_name="SHA-256",
+    env=FID_WEIGHTS_ENV,
+    flag="--fid-weights",
+    error=FidWeightsError,
+    what=f"the FID Inception weights file {FID_WEIGHTS_FILE}",
+    cached=_hub_cache,
+)
 
 
 class FrechetDistance:
@@ -88,7 +74,7 @@ class FrechetDistance:
         network = NoTrainInceptionV3(
             name="inception-v3-compat",
             features_list=["2048"],
-            feature_extractor_weights_path=str(verify_fid_weights(weights)),
+            feature_extractor_weights_path=str(FID_WEIGHTS.verify(weights)),
             antialias=False,
         )
         return cls(network, device)

@@ -18,11 +18,10 @@ Each clip is brought to the network as that port's users do: the shorter side re
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tokenizers_zoo.benchmarks.weights_file import MetricWeightsError, git_blob_id, verify_weights_file
+from tokenizers_zoo.benchmarks.weights_file import MetricWeights, MetricWeightsError, git_blob_id
 
 if TYPE_CHECKING:  # torch is imported on use: the CLI reads the constants below without it
     import torch
@@ -38,31 +37,16 @@ class FvdWeightsError(MetricWeightsError):
     """A file given as the FVD I3D weights that is not that file."""
 
 
-def verify_fvd_weights(path: str | Path) -> Path:
-    """``path`` when it is the I3D TorchScript file FVD is computed with; otherwise a clear error."""
-    return verify_weights_file(
-        path,
-        expected_name=FVD_WEIGHTS_FILE,
-        expected=FVD_WEIGHTS_GIT_BLOB,
-        digest=git_blob_id,
-        digest_name="git blob id",
-        error=FvdWeightsError,
-    )
-
-
-def find_fvd_weights(explicit: str | Path | None = None) -> tuple[Path | None, str]:
-    """The verified weights file and ``""``, or ``None`` and why rFVD is unavailable.
-
-    Looks at ``explicit`` (``--fvd-weights``), then ``$TZOO_FVD_WEIGHTS``; a file named
-    there must exist and be the right one."""
-    explicit = explicit or os.environ.get(FVD_WEIGHTS_ENV)
-    if explicit:
-        return verify_fvd_weights(explicit), ""
-    return None, (
-        f"the FVD I3D weights file {FVD_WEIGHTS_FILE} (StyleGAN-V's TorchScript port, git blob "
-        f"{FVD_WEIGHTS_GIT_BLOB[:12]}...) was not given: pass --fvd-weights FILE or set "
-        f"{FVD_WEIGHTS_ENV} (nothing is downloaded)"
-    )
+FVD_WEIGHTS = MetricWeights(
+    file=FVD_WEIGHTS_FILE,
+    expected=FVD_WEIGHTS_GIT_BLOB,
+    digest=git_blob_id,
+    digest_name="git blob id",
+    env=FVD_WEIGHTS_ENV,
+    flag="--fvd-weights",
+    error=FvdWeightsError,
+    what=f"StyleGAN-V's FVD I3D TorchScript file {FVD_WEIGHTS_FILE}",
+)
 
 
 def i3d_input(clip: Tensor) -> Tensor:
@@ -99,7 +83,7 @@ class VideoFrechetDistance:
     def __init__(self, weights: Path, device: torch.device) -> None:
         import torch
 
-        self.network = torch.jit.load(str(verify_fvd_weights(weights)), map_location=device).eval()
+        self.network = torch.jit.load(str(FVD_WEIGHTS.verify(weights)), map_location=device).eval()
         self.device = device
         self.real: list[Tensor] = []
         self.fake: list[Tensor] = []

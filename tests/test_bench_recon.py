@@ -3,8 +3,10 @@ guard, token statistics, data loading, and whole runs on tiny inputs."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -257,9 +259,9 @@ def empty_hub(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
 
 
 def test_rfid_without_the_weights_file_is_unavailable_and_says_what_to_supply(empty_hub) -> None:  # noqa: ANN001
-    from tokenizers_zoo.benchmarks.rfid import FID_WEIGHTS_FILE, find_fid_weights
+    from tokenizers_zoo.benchmarks.rfid import FID_WEIGHTS, FID_WEIGHTS_FILE
 
-    weights, reason = find_fid_weights(None)
+    weights, reason = FID_WEIGHTS.find(None)
     assert weights is None
     assert FID_WEIGHTS_FILE in reason and "--fid-weights" in reason
 
@@ -271,21 +273,23 @@ def test_rfid_refuses_a_wrong_or_missing_weights_file(empty_hub, tmp_path, monke
     wrong = tmp_path / rfid.FID_WEIGHTS_FILE
     wrong.write_bytes(b"not the inception weights")
     with pytest.raises(rfid.FidWeightsError, match="SHA-256 .* refusing"):
-        rfid.find_fid_weights(wrong)
+        rfid.FID_WEIGHTS.find(wrong)
     monkeypatch.setenv(rfid.FID_WEIGHTS_ENV, str(wrong))
     with pytest.raises(rfid.FidWeightsError):
-        rfid.find_fid_weights(None)
+        rfid.FID_WEIGHTS.find(None)
     monkeypatch.delenv(rfid.FID_WEIGHTS_ENV)
     empty_hub.mkdir(parents=True)
     (empty_hub / rfid.CACHED_NAMES[1]).write_bytes(b"also wrong")
     with pytest.raises(rfid.FidWeightsError):
-        rfid.find_fid_weights(None)
+        rfid.FID_WEIGHTS.find(None)
     with pytest.raises(tz.WeightsNotFoundError, match="not found"):
-        rfid.find_fid_weights(tmp_path / "missing.pth")
+        rfid.FID_WEIGHTS.find(tmp_path / "missing.pth")
     with pytest.raises(rfid.FidWeightsError):  # also when the network is built directly
         rfid.FrechetDistance.inception(wrong)
-    monkeypatch.setattr(rfid, "FID_WEIGHTS_SHA256", rfid.sha256_of(wrong))
-    assert rfid.find_fid_weights(wrong) == (wrong, "")
+    monkeypatch.setattr(
+        rfid, "FID_WEIGHTS", dataclasses.replace(rfid.FID_WEIGHTS, expected=rfid.sha256_of(wrong))
+    )
+    assert rfid.FID_WEIGHTS.find(wrong) == (wrong, "")
 
 
 # -- token statistics -----------------------------------------------------------------
@@ -472,10 +476,11 @@ class ColourStatistics(torch.nn.Module):
 
 
 def test_rfid_is_reported_per_run_when_the_weights_are_there(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
-    from tokenizers_zoo.benchmarks import recon_scorers
+    from tokenizers_zoo.benchmarks import rfid
     from tokenizers_zoo.benchmarks.rfid import FrechetDistance
 
-    monkeypatch.setattr(recon_scorers, "find_fid_weights", lambda given: (tmp_path / "verified.pth", ""))
+    found = SimpleNamespace(find=lambda given: (tmp_path / "verified.pth", ""))
+    monkeypatch.setattr(rfid, "FID_WEIGHTS", found)
     monkeypatch.setattr(
         FrechetDistance, "inception", classmethod(lambda cls, w, d: cls(ColourStatistics(), d))
     )

@@ -6,6 +6,7 @@ signature checks what the network is given and returns a few features."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
@@ -42,7 +43,9 @@ class I3DStandIn(torch.nn.Module):
 def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / rfvd.FVD_WEIGHTS_FILE
     torch.jit.script(I3DStandIn()).save(str(path))
-    monkeypatch.setattr(rfvd, "FVD_WEIGHTS_GIT_BLOB", git_blob_id(path))
+    monkeypatch.setattr(
+        rfvd, "FVD_WEIGHTS", dataclasses.replace(rfvd.FVD_WEIGHTS, expected=git_blob_id(path))
+    )
     monkeypatch.delenv(rfvd.FVD_WEIGHTS_ENV, raising=False)
     return path
 
@@ -58,17 +61,17 @@ def test_without_the_file_rfvd_is_unavailable_and_a_wrong_file_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(rfvd.FVD_WEIGHTS_ENV, raising=False)
-    weights, reason = rfvd.find_fvd_weights(None)
+    weights, reason = rfvd.FVD_WEIGHTS.find(None)
     assert weights is None and rfvd.FVD_WEIGHTS_FILE in reason and "--fvd-weights" in reason
     wrong = tmp_path / rfvd.FVD_WEIGHTS_FILE
     wrong.write_bytes(b"not the I3D network")
     with pytest.raises(rfvd.FvdWeightsError, match="git blob id .* refusing"):
-        rfvd.find_fvd_weights(wrong)
+        rfvd.FVD_WEIGHTS.find(wrong)
     monkeypatch.setenv(rfvd.FVD_WEIGHTS_ENV, str(wrong))
     with pytest.raises(rfvd.FvdWeightsError):
-        rfvd.find_fvd_weights(None)
+        rfvd.FVD_WEIGHTS.find(None)
     with pytest.raises(tz.WeightsNotFoundError, match="not found"):
-        rfvd.find_fvd_weights(tmp_path / "missing.pt")
+        rfvd.FVD_WEIGHTS.find(tmp_path / "missing.pt")
     with pytest.raises(rfvd.FvdWeightsError):  # also when the network is built directly
         rfvd.VideoFrechetDistance(wrong, torch.device("cpu"))
 
