@@ -54,8 +54,12 @@ def test_frames_pad_to_one_plus_n_times_the_factor_and_crop_back(
     assert tiny.size_from_token_shape((latent, 5, 8)) == (1 + 4 * (latent - 1), 20, 32)
 
 
-def test_an_image_is_a_one_frame_video_with_the_image_tokenizers_ids(inflated: CausalVideoTokenizer) -> None:
-    image = tz.load("image-fsq-f8-4k")
+@pytest.mark.parametrize("image_name", ["image-fsq-f8-4k", "image-fsq-f8-64k"])
+def test_an_image_is_a_one_frame_video_with_the_image_tokenizers_ids(image_name: str) -> None:
+    """For both discrete image entries (the 64k default projects 16 latent channels to FSQ's
+    6 and back, the 4k quantizes its 5 directly), an image is a one-frame video."""
+    image = tz.load(image_name)
+    inflated = CausalVideoTokenizer.inflated(image)
     photo = tz.media.to_image_batch(
         np.asarray(
             tz.media.read_image((Path(tz.__file__).parent / "samples" / "coffee_256.png").read_bytes())

@@ -209,17 +209,22 @@ class CausalVideoTokenizer(VideoTokenizer):
 # Trained with the recipe: configs/<name>.yaml (how, and what they reach: README). They
 # reconstruct below the frame-wise image defaults on the held-out clips, which stay the
 # video defaults.
-register(
-    "video-fsq-4x8x8-4k",
-    CausalVideoTokenizer,
-    description="causal 3-D conv, 4x8x8, FSQ [7,5,5,5,5] (the image default's 4375 codes), "
-    "inflated from image-fsq-f8-4k and trained on clips",
-    weights="weights/video-fsq-4x8x8-4k",
+_TRAINED = (
+    (
+        "video-fsq-4x8x8-64k",
+        "causal 3-D conv, 4x8x8, FSQ [8,8,8,5,5,5] (the image default's 64000 codes), "
+        "inflated from image-fsq-f8-64k and trained on clips",
+    ),
+    (
+        "video-fsq-4x8x8-4k",
+        "causal 3-D conv, 4x8x8, FSQ [7,5,5,5,5] (image-fsq-f8-4k's 4375 codes), "
+        "inflated from image-fsq-f8-4k and trained on clips",
+    ),
+    (
+        "video-kl-4x8x8-c16",
+        "causal 3-D conv, 4x8x8, diagonal-Gaussian latents, 16 channels, inflated from "
+        "image-kl-f8-c16 and trained on clips",
+    ),
 )
-register(
-    "video-kl-4x8x8-c16",
-    CausalVideoTokenizer,
-    description="causal 3-D conv, 4x8x8, diagonal-Gaussian latents, 16 channels, inflated from "
-    "image-kl-f8-c16 and trained on clips",
-    weights="weights/video-kl-4x8x8-c16",
-)
+for _name, _description in _TRAINED:
+    register(_name, CausalVideoTokenizer, description=_description, weights=f"weights/{_name}")
