@@ -184,6 +184,13 @@ _TRAINED = (
         "image-kl-f8-c16",
         "f8 diagonal-Gaussian latents, 16 channels, conv encoder/decoder trained on photos",
         MemoryCost("pixel", 0, 720, 0, 1000),
+        False,
+    ),
+    # image-kl-f8-c16's architecture, so its measured cost
+    (
+        "image-kl-f8-c16-six",
+        "f8 diagonal-Gaussian latents, 16 channels, image-kl-f8-c16 continued on six photo collections",
+        MemoryCost("pixel", 0, 720, 0, 1000),
         True,
     ),
 )
