@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -831,6 +832,29 @@ def _rendered(tok: tz.Tokenizer, encoded: Any, kind: str) -> bytes:
     return render_media(tok.info.modality, item, kind, rate, tokens.extras.get("fps"))
 
 
+def _assert_same_media(got: bytes, want: bytes, media_type: str) -> None:
+    """The file a command or the service wrote is ``want``'s bytes, or the same media where a
+    decoder's float rounding (another torch thread count, a batch) moved a value by one
+    step: then H.264 or PNG bytes differ though the frames agree, so compare those."""
+    from tokenizers_zoo.media.audio import read_audio
+    from tokenizers_zoo.media.image import read_image
+    from tokenizers_zoo.media.video import read_video
+
+    if got == want:
+        return
+    if media_type.startswith("video/"):
+        (frames, fps), (expected, expected_fps) = read_video(got), read_video(want)
+        assert fps == expected_fps and frames.shape == expected.shape
+        assert np.abs(frames.astype(np.int16) - expected).mean() < 0.5
+    elif media_type.startswith("image/"):
+        image, expected = read_image(got), read_image(want)
+        assert image.shape == expected.shape and np.abs(image.astype(np.int16) - expected).max() <= 1
+    else:
+        (audio, rate), (expected, expected_rate) = read_audio(got), read_audio(want)
+        assert rate == expected_rate and audio.shape == expected.shape
+        np.testing.assert_allclose(audio, expected, rtol=0, atol=2 / 32768)
+
+
 def test_every_entry_with_no_decoder_is_listed_encode_only() -> None:
     assert ENCODE_ONLY <= set(ADAPTERS)
 
@@ -873,7 +897,7 @@ def test_tzoo_encode_and_decode_from_a_local_directory(
             tok.decode(want)
         return
     assert code == 0, err
-    assert decoded.read_bytes() == _rendered(tok, written, media_type)
+    _assert_same_media(decoded.read_bytes(), _rendered(tok, written, media_type), media_type)
 
 
 @pytest.mark.usefixtures("small_emu3")
@@ -913,7 +937,7 @@ def test_the_service_serves_every_entry_from_a_weights_dir(
         return
     assert decoded.status_code == 200, decoded.text[:300]
     assert decoded.headers["content-type"] == media_type
-    assert decoded.content == _rendered(tok, answered, media_type)
+    _assert_same_media(decoded.content, _rendered(tok, answered, media_type), media_type)
 
 
 def test_tzoo_encode_refuses_emu3_out_of_its_pixel_range_in_one_line(
