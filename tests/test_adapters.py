@@ -843,7 +843,8 @@ def _assert_same_media(got: bytes, want: bytes, media_type: str) -> None:
     if got == want:
         return
     if media_type.startswith("video/"):
-        (frames, fps), (expected, expected_fps) = read_video(got), read_video(want)
+        container = media_type.split("/")[1]  # video/mp4, video/webm
+        (frames, fps), (expected, expected_fps) = read_video(got, container), read_video(want, container)
         assert fps == expected_fps and frames.shape == expected.shape
         assert np.abs(frames.astype(np.int16) - expected).mean() < 0.5
     elif media_type.startswith("image/"):
