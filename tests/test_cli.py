@@ -20,7 +20,13 @@ from tokenizers_zoo.cli import main
 def test_list_and_json(capsys) -> None:  # noqa: ANN001
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "* image-fsq-f8-64k" in out and "* image-kl-f8-c16-six" in out and "audio-mulaw-8bit" in out
+    assert (
+        "* image-fsq-f8-64k-six" in out
+        and "  image-fsq-f8-64k " in out
+        and "* image-kl-f8-c16-six" in out
+        and "audio-mulaw-8bit" in out
+    )
+    assert "* audio-rvq-16khz-six" in out and "  audio-rvq-16khz " in out  # the one-voice codec, not starred
     assert "  image-fsq-f8-4k" in out and "  image-kl-f8-c16 " in out  # former defaults, not starred
     assert "64000 codes" in out and "4375 codes" in out and "f8" in out  # facts from each info
     assert "12 codebooks of 1024, hop 320" in out  # a residual stack, not "1024x1024x..."

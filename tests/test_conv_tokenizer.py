@@ -160,7 +160,14 @@ def test_gradients_reach_encoder_through_every_bottleneck() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["image-fsq-f8-64k", "image-fsq-f8-4k", "image-kl-f8-c16-six", "image-kl-f8-c16", "image-palette-512"],
+    [
+        "image-fsq-f8-64k-six",
+        "image-fsq-f8-64k",
+        "image-fsq-f8-4k",
+        "image-kl-f8-c16-six",
+        "image-kl-f8-c16",
+        "image-palette-512",
+    ],
 )
 def test_shipped_tokenizers_round_trip_a_real_photo(name: str) -> None:
     tok = tz.load(name)
@@ -177,7 +184,8 @@ def test_shipped_tokenizers_round_trip_a_real_photo(name: str) -> None:
 
 
 def test_defaults_name_the_trained_tokenizers() -> None:
-    assert tz.default_tokenizer("image") == "image-fsq-f8-64k"
+    assert tz.default_tokenizer("image") == "image-fsq-f8-64k-six"
+    assert tz.load("image-fsq-f8-64k").info.vocab_size == (64000,)  # the old default keeps its name
     assert tz.default_tokenizer("image", "continuous") == "image-kl-f8-c16-six"
     assert tz.load("image-kl-f8-c16").info.latent_dim == 16  # the old default keeps its name
     info = tz.load(tz.default_tokenizer("image")).info

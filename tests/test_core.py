@@ -117,14 +117,15 @@ def test_registry_lists_filters_and_defaults() -> None:
         "audio-mimi",
         "audio-mulaw-8bit",
         "audio-rvq-16khz",
+        "audio-rvq-16khz-six",
         "audio-whisper-encoder",
         "audio-xcodec",
     ]
     assert "image-patch-p16" in tz.list_tokenizers(kind="continuous")
     assert tz.default_tokenizer("image", "continuous") == "image-kl-f8-c16-six"
-    assert tz.default_tokenizer("audio") == "audio-rvq-16khz"
+    assert tz.default_tokenizer("audio") == "audio-rvq-16khz-six"
     assert tz.default_tokenizer("audio", "continuous") == "audio-mel-80"
-    assert tz.default_tokenizer("video") == "video-framewise-image-fsq-f8-64k"  # the image default's
+    assert tz.default_tokenizer("video") == "video-framewise-image-fsq-f8-64k-six"  # the image default's
     assert tz.default_tokenizer("video", "continuous") == "video-framewise-image-kl-f8-c16-six"
     with pytest.raises(ValueError):
         tz.list_tokenizers(modality="text")

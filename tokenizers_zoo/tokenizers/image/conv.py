@@ -177,6 +177,13 @@ _TRAINED = (
         "image-fsq-f8-64k",
         "f8 FSQ [8,8,8,5,5,5] (64000 codes), from image-kl-f8-c16's autoencoder, on six photo collections",
         MemoryCost("pixel", 0, 720, 0, 860),
+        False,
+    ),
+    # image-fsq-f8-64k's architecture, so its measured cost
+    (
+        "image-fsq-f8-64k-six",
+        "f8 FSQ [8,8,8,5,5,5] (64000 codes), from image-kl-f8-c16-six's autoencoder, six photo collections",
+        MemoryCost("pixel", 0, 720, 0, 860),
         True,
     ),
     # measured: 652 / 904 B/pixel
