@@ -56,7 +56,7 @@ def test_frames_pad_to_one_plus_n_times_the_factor_and_crop_back(
 
 @pytest.mark.parametrize("image_name", ["image-fsq-f8-4k", "image-fsq-f8-64k"])
 def test_an_image_is_a_one_frame_video_with_the_image_tokenizers_ids(image_name: str) -> None:
-    """For both discrete image entries (the 64k default projects 16 latent channels to FSQ's
+    """For both discrete image entries (the 64k entry projects 16 latent channels to FSQ's
     6 and back, the 4k quantizes its 5 directly), an image is a one-frame video."""
     image = tz.load(image_name)
     inflated = CausalVideoTokenizer.inflated(image)

@@ -212,7 +212,7 @@ class CausalVideoTokenizer(VideoTokenizer):
 _TRAINED = (
     (
         "video-fsq-4x8x8-64k",
-        "causal 3-D conv, 4x8x8, FSQ [8,8,8,5,5,5] (the image default's 64000 codes), "
+        "causal 3-D conv, 4x8x8, FSQ [8,8,8,5,5,5] (image-fsq-f8-64k's 64000 codes), "
         "inflated from image-fsq-f8-64k and trained on clips",
     ),
     (
